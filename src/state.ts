@@ -28,10 +28,10 @@ export function logsDir(inventoryFile: string): string {
   return join(stateDir(inventoryFile), 'logs');
 }
 
-/** Creates `dir` (and parents) and restricts it to the owner; returns `dir`. */
+/** Creates `dir` (and parents) restricted to the owner; a folder that already exists keeps its mode. */
 export async function ensurePrivateDir(dir: string): Promise<string> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  await chmodBestEffort(dir, 0o700);
+  const firstCreated = await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (firstCreated !== undefined) await chmodBestEffort(dir, 0o700);
   return dir;
 }
 

@@ -72,7 +72,7 @@ export function checkInventoryRules(data: unknown): RuleIssue[] {
     if (!isRow(host) || typeof host.internalAddress !== 'string' || isIP(host.internalAddress) !== 4) return;
     const ip = ipv4ToNumber(host.internalAddress);
     for (const [name, cidr] of [['podCidr', pod], ['serviceCidr', service]] as const) {
-      if (cidr && ((ip & cidr.mask) >>> 0) === cidr.base) {
+      if (cidr && ((ip & cidr.mask) >>> 0) === ((cidr.base & cidr.mask) >>> 0)) {
         issues.push({
           path: ['hosts', index, 'internalAddress'],
           message: `expected an address outside cluster.${name} (${host.internalAddress} lies inside it; pods or services would shadow the host)`,

@@ -44,7 +44,7 @@ export const hostSchema = z.strictObject({
   internalAddress: z.ipv4({ message: 'expected an IPv4 address the hosts use among themselves' }),
   role: z.enum(['control-plane', 'worker']),
   user: z.string().min(1).default('root'),
-  /** Path to a private key; relative paths are resolved against the inventory file's folder. */
+  /** Path to a private key; `~/…` is the home folder, other relative paths start at the inventory file's folder. */
   keyFile: z.string().min(1).optional(),
   /** A password for first contact; prefer keyFile. Never logged. */
   password: z.string().min(1).optional(),
@@ -52,7 +52,7 @@ export const hostSchema = z.strictObject({
 
 export const clusterSchema = z.strictObject({
   /** Kubernetes minor, e.g. "1.30"; selects the pkgs.k8s.io repository (stage 06). */
-  kubernetesVersion: z.string().regex(/^1\.\d{2}$/, 'expected a Kubernetes minor version such as "1.30" (a string: quote it)').default('1.30'),
+  kubernetesVersion: z.string().regex(/^1\.\d{2}$/, 'expected a Kubernetes minor version such as "1.30"').default('1.30'),
   podCidr: ipv4Cidr.default('10.244.0.0/16'),
   serviceCidr: ipv4Cidr.default('10.96.0.0/12'),
   cni: z.enum(['calico', 'flannel']).default('calico'),

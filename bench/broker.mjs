@@ -1,0 +1,198 @@
+// Broker throughput and latency, printed as figures (never asserted): starts the bundled
+// broker (run `node scripts/build.mjs` first) on loopback with a fresh data dir, then
+//   kcat:    1,000,000 × 100 B and 200,000 × 1 KiB records, acks=1 and acks=-1
+//            (-X linger.ms=5 -X batch.num.messages=10000), and a full `-C -e` read-back;
+//   kafkajs: 1,000 records per send, acks=1 and acks=-1, and a consumer-group read-back.
+// Produce latency p50/p99 comes from the broker's own request-duration histogram (kcat
+// runs) and from each kafkajs send() round trip.
+// Usage: node bench/broker.mjs [--quick] [--only kcat|kafkajs]
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import kafkajs from 'kafkajs';
+
+const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const quick = process.argv.includes('--quick');
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null;
+const scale = quick ? 0.1 : 1;
+
+async function startBroker(dataDir) {
+  const child = spawn(process.execPath, [
+    ...(process.env.KLAB_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KLAB_BENCH_CPU_PROF}`] : []),
+    path.join(root, 'dist/klab-broker.js'),
+    '--node-id', '0', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--metrics', '127.0.0.1:0',
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr.setEncoding('utf8');
+  const ports = await new Promise((resolve, reject) => {
+    child.stderr.on('data', (text) => {
+      log += text;
+      const kafka = /listening on 127\.0\.0\.1:(\d+)/.exec(log);
+      const metrics = /metrics on http:\/\/127\.0\.0\.1:(\d+)/.exec(log);
+      if (kafka && metrics) resolve({ kafka: Number(kafka[1]), metrics: Number(metrics[1]) });
+    });
+    child.once('exit', (code) => reject(new Error(`broker exited ${code}: ${log}`)));
+  });
+  return { child, ...ports, stop: async () => { child.kill('SIGTERM'); await once(child, 'exit'); } };
+}
+
+function run(command, args, { stdout = 'ignore' } = {}) {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(command, args, { stdio: ['ignore', stdout, 'pipe'] });
+    let stderr = '';
+    let lines = 0;
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    if (stdout === 'pipe') child.stdout.on('data', (chunk) => { for (const byte of chunk) if (byte === 10) lines++; });
+    child.once('exit', (code) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      if (code !== 0) reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr}`));
+      else resolve({ seconds, lines });
+    });
+  });
+}
+
+async function writeInput(file, count, size) {
+  const stream = createWriteStream(file);
+  const line = (i) => `${String(i).padStart(12, '0')}${'x'.repeat(size - 13)}\n`;
+  const perChunk = 10_000;
+  for (let i = 0; i < count; i += perChunk) {
+    let chunk = '';
+    for (let j = i; j < Math.min(count, i + perChunk); j++) chunk += line(j);
+    if (!stream.write(chunk)) await once(stream, 'drain');
+  }
+  stream.end();
+  await once(stream, 'finish');
+}
+
+/** Produce-latency histogram snapshot from /metrics: cumulative counts per bucket bound. */
+async function produceHistogram(metricsPort) {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const buckets = new Map();
+  for (const match of text.matchAll(/^klab_broker_request_duration_seconds_bucket\{api="Produce",le="([^"]+)"\} (\d+)$/gm)) {
+    buckets.set(match[1] === '+Inf' ? Infinity : Number(match[1]), Number(match[2]));
+  }
+  return buckets;
+}
+
+function histogramQuantile(before, after, q) {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
+  if (total === 0) return NaN;
+  for (const bound of bounds) {
+    const count = (after.get(bound) ?? 0) - (before.get(bound) ?? 0);
+    if (count >= q * total) return bound * 1000;
+  }
+  return NaN;
+}
+
+function percentile(sorted, q) {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+const format = (value, digits = 0) => value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+async function benchKcat(broker, workDir) {
+  const bootstrap = `127.0.0.1:${broker.kafka}`;
+  const cases = [
+    { count: Math.round(1_000_000 * scale), size: 100 },
+    { count: Math.round(200_000 * scale), size: 1024 },
+  ];
+  for (const { count, size } of cases) {
+    const input = path.join(workDir, `input-${size}.txt`);
+    await writeInput(input, count, size);
+    for (const acks of [1, -1]) {
+      const topic = `kcat-${size}-${acks === 1 ? 'acks1' : 'acksall'}`;
+      const before = await produceHistogram(broker.metrics);
+      const produced = await run('/usr/bin/kcat', [
+        '-P', '-b', bootstrap, '-t', topic, '-X', 'linger.ms=5', '-X', 'batch.num.messages=10000',
+        '-X', `acks=${acks}`, '-l', input,
+      ]);
+      const after = await produceHistogram(broker.metrics);
+      const mb = (count * size) / 1e6;
+      console.log(
+        `kcat produce ${format(count)} × ${size} B acks=${acks}: ${format(count / produced.seconds)} msg/s, ` +
+          `${format(mb / produced.seconds, 1)} MB/s (${format(produced.seconds, 2)} s); broker produce latency ` +
+          `p50 ≤ ${histogramQuantile(before, after, 0.5)} ms, p99 ≤ ${histogramQuantile(before, after, 0.99)} ms`,
+      );
+      if (acks === 1) {
+        const consumed = await run('/usr/bin/kcat', ['-C', '-b', bootstrap, '-t', topic, '-o', 'beginning', '-e', '-q'], { stdout: 'pipe' });
+        if (consumed.lines !== count) throw new Error(`kcat consumed ${consumed.lines} of ${count}`);
+        console.log(
+          `kcat consume ${format(count)} × ${size} B: ${format(count / consumed.seconds)} msg/s, ` +
+            `${format(mb / consumed.seconds, 1)} MB/s (${format(consumed.seconds, 2)} s)`,
+        );
+      }
+    }
+  }
+}
+
+async function benchKafkajs(broker) {
+  const kafka = new kafkajs.Kafka({ brokers: [`127.0.0.1:${broker.kafka}`], clientId: 'bench', logLevel: kafkajs.logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  for (const size of [100, 1024]) {
+    const count = Math.round((size === 100 ? 200_000 : 100_000) * scale);
+    const value = Buffer.alloc(size, 'k');
+    for (const acks of [1, -1]) {
+      const topic = `kafkajs-${size}-${acks === 1 ? 'acks1' : 'acksall'}`;
+      await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+      const producer = kafka.producer();
+      await producer.connect();
+      const latencies = [];
+      const started = process.hrtime.bigint();
+      for (let sent = 0; sent < count; sent += 1000) {
+        const messages = Array.from({ length: Math.min(1000, count - sent) }, () => ({ value }));
+        const t0 = process.hrtime.bigint();
+        await producer.send({ topic, acks, messages });
+        latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      await producer.disconnect();
+      latencies.sort((a, b) => a - b);
+      console.log(
+        `kafkajs produce ${format(count)} × ${size} B acks=${acks} (1,000 per send): ${format(count / seconds)} msg/s, ` +
+          `${format((count * size) / 1e6 / seconds, 1)} MB/s; send latency p50 ${format(percentile(latencies, 0.5), 1)} ms, ` +
+          `p99 ${format(percentile(latencies, 0.99), 1)} ms`,
+      );
+      if (acks !== 1) continue;
+      const consumer = kafka.consumer({ groupId: `bench-${topic}`, maxBytes: 10 * 1024 * 1024, maxWaitTimeInMs: 100 });
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      let received = 0;
+      let consumeStarted = 0n;
+      await new Promise((resolve) => {
+        consumer.run({
+          eachBatchAutoResolve: true,
+          eachBatch: async ({ batch }) => {
+            if (consumeStarted === 0n) consumeStarted = process.hrtime.bigint();
+            received += batch.messages.length;
+            if (received >= count) resolve();
+          },
+        });
+      });
+      const consumeSeconds = Number(process.hrtime.bigint() - consumeStarted) / 1e9;
+      await consumer.disconnect();
+      console.log(
+        `kafkajs consume ${format(count)} × ${size} B: ${format(count / consumeSeconds)} msg/s, ` +
+          `${format((count * size) / 1e6 / consumeSeconds, 1)} MB/s (from the first batch, after the group join)`,
+      );
+    }
+  }
+  await admin.disconnect();
+}
+
+const workDir = await mkdtemp(path.join(os.tmpdir(), 'klab-bench-'));
+const broker = await startBroker(path.join(workDir, 'data'));
+try {
+  console.log(`broker on 127.0.0.1:${broker.kafka}, fsync=interval, ${os.cpus().length} cores, node ${process.version}`);
+  if (only !== 'kafkajs') await benchKcat(broker, workDir);
+  if (only !== 'kcat') await benchKafkajs(broker);
+} finally {
+  await broker.stop();
+  await rm(workDir, { recursive: true, force: true });
+}

@@ -1,0 +1,65 @@
+// Produce: appends each partition's record batches to its log and answers per partition, so
+// one failing partition (unknown, corrupt batch, disk error) never fails the others. acks=0
+// gets no response at all; acks=1 and acks=-1 are the same on a single node (the leader is
+// the whole ISR), and both wait for the append — including its fsync when fsync=always.
+import { produceApi } from '../protocol/apis/00-produce.js';
+import { ErrorCode } from '../protocol/errors.js';
+import { StorageError } from '../storage/errors.js';
+import { defineHandler, type RequestOf, type ResponseOf } from './types.js';
+
+type PartitionResponse = ResponseOf<typeof produceApi>['responses'][number]['partitionResponses'][number];
+
+function failed(index: number, errorCode: number, errorMessage: string | null = null): PartitionResponse {
+  return { index, errorCode, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n, recordErrors: [], errorMessage };
+}
+
+function everyPartitionFailed(request: RequestOf<typeof produceApi>, errorCode: number): ResponseOf<typeof produceApi> {
+  return {
+    responses: request.topicData.map((topic) => ({
+      name: topic.name,
+      partitionResponses: topic.partitionData.map((partition) => failed(partition.index, errorCode)),
+    })),
+  };
+}
+
+export const produceHandler = defineHandler({
+  api: produceApi,
+  expectsResponse: (request) => request.acks !== 0,
+  errorResponse: everyPartitionFailed,
+  async handle(request, { broker }) {
+    if (request.acks !== 0 && request.acks !== 1 && request.acks !== -1) {
+      return everyPartitionFailed(request, ErrorCode.INVALID_REQUIRED_ACKS);
+    }
+    const responses = request.topicData.map(async (topicData) => {
+      // An existing topic resolves without an await, so appends start in request order.
+      const topic = broker.topic(topicData.name) ?? (await broker.autoCreateTopic(topicData.name));
+      const partitionResponses = topicData.partitionData.map(async (partitionData): Promise<PartitionResponse> => {
+        if (typeof topic === 'number') return failed(partitionData.index, topic);
+        const log = broker.partitionLog(topic.name, partitionData.index);
+        if (!log) return failed(partitionData.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+        if (!partitionData.records || partitionData.records.length === 0) {
+          return failed(partitionData.index, ErrorCode.CORRUPT_MESSAGE, 'no record batches');
+        }
+        try {
+          const result = await log.append(partitionData.records, { leaderEpoch: broker.leaderEpoch });
+          if (!result.duplicate) broker.recordAppend(topic.name, partitionData.index, partitionData.records.length, result.lastOffset - result.baseOffset + 1);
+          return {
+            index: partitionData.index,
+            errorCode: ErrorCode.NONE,
+            baseOffset: BigInt(result.baseOffset),
+            logAppendTimeMs: BigInt(result.logAppendTime),
+            logStartOffset: BigInt(result.logStartOffset),
+            recordErrors: [],
+            errorMessage: null,
+          };
+        } catch (error) {
+          if (!(error instanceof StorageError)) throw error;
+          broker.reportStorageError('produce', error);
+          return failed(partitionData.index, error.kafkaErrorCode, error.message);
+        }
+      });
+      return { name: topicData.name, partitionResponses: await Promise.all(partitionResponses) };
+    });
+    return { responses: await Promise.all(responses), throttleTimeMs: 0 };
+  },
+});

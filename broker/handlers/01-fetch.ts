@@ -1,0 +1,121 @@
+// Fetch: whole record batches from each requested partition, as stored (no re-encoding),
+// bounded by the request's maxBytes and each partition's partitionMaxBytes — except that the
+// first batch found is returned whole even when larger, so a consumer can always progress.
+// Long poll: while fewer than minBytes are available, the request waits (up to maxWaitMs) and
+// is woken by appends to the partitions it reads. Fetch sessions (v7+) are not kept: answering
+// session id 0 tells the client to send full requests, which the protocol allows.
+import { fetchApi } from '../protocol/apis/01-fetch.js';
+import { ErrorCode } from '../protocol/errors.js';
+import { StorageError } from '../storage/errors.js';
+import type { Broker } from '../broker.js';
+import { defineHandler, type RequestOf, type ResponseOf } from './types.js';
+
+type FetchRequest = RequestOf<typeof fetchApi>;
+type FetchResponse = ResponseOf<typeof fetchApi>;
+type PartitionResponse = FetchResponse['responses'][number]['partitions'][number];
+
+function partitionError(partitionIndex: number, errorCode: number): PartitionResponse {
+  return {
+    partitionIndex,
+    errorCode,
+    highWatermark: -1n,
+    lastStableOffset: -1n,
+    logStartOffset: -1n,
+    abortedTransactions: null,
+    records: null,
+  };
+}
+
+interface ReadOutcome {
+  response: FetchResponse;
+  bytes: number;
+  /** An error other than "nothing new yet" means answering now. */
+  hasError: boolean;
+  /** Each partition read with its append count before reading, so no append is missed while waiting. */
+  watched: Map<string, number>;
+}
+
+async function readOnce(broker: Broker, request: FetchRequest): Promise<ReadOutcome> {
+  let remaining = Math.max(0, request.maxBytes);
+  let bytes = 0;
+  let hasError = false;
+  const watched = new Map<string, number>();
+  const responses: FetchResponse['responses'] = [];
+  for (const topicRequest of request.topics) {
+    const partitions: PartitionResponse[] = [];
+    for (const partitionRequest of topicRequest.partitions) {
+      const log = broker.partitionLog(topicRequest.topic, partitionRequest.partition);
+      if (!log) {
+        hasError = true;
+        partitions.push(partitionError(partitionRequest.partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
+        continue;
+      }
+      const key = broker.partitionKey(topicRequest.topic, partitionRequest.partition);
+      watched.set(key, broker.appendCount(key));
+      const limit = Math.min(partitionRequest.partitionMaxBytes, remaining);
+      let records: Buffer = Buffer.alloc(0);
+      let errorCode: number = ErrorCode.NONE;
+      try {
+        if (limit > 0 || bytes === 0) {
+          records = await log.read(Number(partitionRequest.fetchOffset), limit, { minOneMessage: bytes === 0 });
+        } else {
+          // The response is full; still validate the offset so the client hears about it.
+          checkRange(Number(partitionRequest.fetchOffset), log.logStartOffset, log.highWatermark);
+        }
+      } catch (error) {
+        if (!(error instanceof StorageError)) throw error;
+        if (error.kafkaErrorCode === ErrorCode.KAFKA_STORAGE_ERROR) broker.reportStorageError('fetch', error);
+        errorCode = error.kafkaErrorCode;
+        hasError = true;
+      }
+      bytes += records.length;
+      remaining = Math.max(0, remaining - records.length);
+      if (records.length > 0) broker.recordFetch(topicRequest.topic, records.length);
+      partitions.push({
+        partitionIndex: partitionRequest.partition,
+        errorCode,
+        highWatermark: BigInt(log.highWatermark),
+        lastStableOffset: BigInt(log.highWatermark),
+        logStartOffset: BigInt(log.logStartOffset),
+        abortedTransactions: null,
+        records,
+      });
+    }
+    responses.push({ topic: topicRequest.topic, partitions });
+  }
+  return { response: { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses }, bytes, hasError, watched };
+}
+
+function checkRange(offset: number, start: number, end: number): void {
+  if (offset < start || offset > end) {
+    throw new StorageError(ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${offset} is outside [${start}, ${end}]`);
+  }
+}
+
+export const fetchHandler = defineHandler({
+  api: fetchApi,
+  errorResponse: (request, errorCode) => ({
+    throttleTimeMs: 0,
+    errorCode: ErrorCode.NONE,
+    sessionId: 0,
+    responses: request.topics.map((topic) => ({
+      topic: topic.topic,
+      partitions: topic.partitions.map((partition) => partitionError(partition.partition, errorCode)),
+    })),
+  }),
+  async handle(request, { broker }) {
+    // A client continuing a session we never created (epoch > 0) must start over.
+    if (request.sessionId !== 0 && request.sessionEpoch > 0) {
+      return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] };
+    }
+    const deadline = Date.now() + Math.max(0, request.maxWaitMs);
+    for (;;) {
+      const outcome = await readOnce(broker, request);
+      const waitMs = deadline - Date.now();
+      if (outcome.hasError || outcome.bytes >= request.minBytes || waitMs <= 0 || broker.shuttingDown) {
+        return outcome.response;
+      }
+      await broker.waitForAppend(outcome.watched, waitMs);
+    }
+  },
+});

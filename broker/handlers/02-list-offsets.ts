@@ -1,0 +1,69 @@
+// ListOffsets: earliest (-2) is the log start offset, latest (-1) the high watermark, and any
+// other timestamp the first offset whose record timestamp is at or after it (-1 when none).
+// v0 answers in its old form, a list holding that one offset. The max-timestamp query (-3,
+// v7) is not served: it gets UNSUPPORTED_VERSION for that partition.
+import { listOffsetsApi } from '../protocol/apis/02-list-offsets.js';
+import { ErrorCode } from '../protocol/errors.js';
+import { StorageError } from '../storage/errors.js';
+import { defineHandler, type ResponseOf } from './types.js';
+
+type PartitionResponse = ResponseOf<typeof listOffsetsApi>['topics'][number]['partitions'][number];
+
+const latest = -1n;
+const earliest = -2n;
+const maxTimestamp = -3n;
+
+function answer(partitionIndex: number, errorCode: number, offset: number, timestamp: number, leaderEpoch: number): PartitionResponse {
+  return {
+    partitionIndex,
+    errorCode,
+    oldStyleOffsets: errorCode === ErrorCode.NONE && offset >= 0 ? [BigInt(offset)] : [],
+    timestamp: BigInt(timestamp),
+    offset: BigInt(offset),
+    leaderEpoch,
+  };
+}
+
+export const listOffsetsHandler = defineHandler({
+  api: listOffsetsApi,
+  errorResponse: (request, errorCode) => ({
+    throttleTimeMs: 0,
+    topics: request.topics.map((topic) => ({
+      name: topic.name,
+      partitions: topic.partitions.map((partition) => answer(partition.partitionIndex, errorCode, -1, -1, -1)),
+    })),
+  }),
+  async handle(request, { broker }) {
+    const topics = await Promise.all(
+      request.topics.map(async (topic) => ({
+        name: topic.name,
+        partitions: await Promise.all(
+          topic.partitions.map(async (partition): Promise<PartitionResponse> => {
+            const index = partition.partitionIndex;
+            const log = broker.partitionLog(topic.name, index);
+            if (!log) return answer(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1, -1);
+            const epochError = broker.leaderEpochError(partition.currentLeaderEpoch);
+            if (epochError !== ErrorCode.NONE) return answer(index, epochError, -1, -1, -1);
+            const epoch = broker.leaderEpoch;
+            if (partition.timestamp === latest) return answer(index, ErrorCode.NONE, log.highWatermark, -1, epoch);
+            if (partition.timestamp === earliest) return answer(index, ErrorCode.NONE, log.logStartOffset, -1, epoch);
+            if (partition.timestamp === maxTimestamp || partition.timestamp < 0n) {
+              return answer(index, ErrorCode.UNSUPPORTED_VERSION, -1, -1, -1);
+            }
+            try {
+              const found = await log.offsetForTimestamp(Number(partition.timestamp));
+              return found
+                ? answer(index, ErrorCode.NONE, found.offset, found.timestamp, epoch)
+                : answer(index, ErrorCode.NONE, -1, -1, -1);
+            } catch (error) {
+              if (!(error instanceof StorageError)) throw error;
+              broker.reportStorageError('list offsets', error);
+              return answer(index, error.kafkaErrorCode, -1, -1, -1);
+            }
+          }),
+        ),
+      })),
+    );
+    return { throttleTimeMs: 0, topics };
+  },
+});

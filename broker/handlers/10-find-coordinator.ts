@@ -1,0 +1,62 @@
+// FindCoordinator: a single node coordinates every group and transactional id, so the answer is
+// this broker — once `__consumer_offsets` exists and is loaded (created on the first request, as
+// Kafka does). v4 answers a batch of keys.
+import { findCoordinatorApi } from '../protocol/apis/10-find-coordinator.js';
+import { ErrorCode } from '../protocol/errors.js';
+import { coordinatorServices } from '../coordinator/service.js';
+import { defineHandler, type RequestContext, type ResponseOf } from './types.js';
+
+const KEY_TYPE_GROUP = 0;
+const KEY_TYPE_TRANSACTION = 1;
+
+type Response = ResponseOf<typeof findCoordinatorApi>;
+
+interface Answer {
+  errorCode: number;
+  errorMessage: string | null;
+  nodeId: number;
+  host: string;
+  port: number;
+}
+
+function failure(errorCode: number, errorMessage: string | null): Answer {
+  return { errorCode, errorMessage, nodeId: -1, host: '', port: -1 };
+}
+
+async function locate(keyType: number, { broker }: RequestContext): Promise<Answer> {
+  if (keyType !== KEY_TYPE_GROUP && keyType !== KEY_TYPE_TRANSACTION) {
+    return failure(ErrorCode.INVALID_REQUEST, `unknown coordinator key type ${keyType}`);
+  }
+  try {
+    await coordinatorServices(broker).ensureLoaded();
+  } catch {
+    return failure(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the group coordinator could not load its state');
+  }
+  const { host, port } = broker.advertisedAddress;
+  return { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: broker.nodeId, host, port };
+}
+
+function respond(version: number, keys: string[], answers: Answer[]): Response {
+  if (version >= 4) {
+    return { throttleTimeMs: 0, coordinators: keys.map((key, i) => ({ key, ...answers[i]! })) };
+  }
+  return { throttleTimeMs: 0, ...answers[0]!, coordinators: [] };
+}
+
+export const findCoordinatorHandler = defineHandler({
+  api: findCoordinatorApi,
+  errorResponse: (request, errorCode) => {
+    const keys = request.coordinatorKeys.length > 0 ? request.coordinatorKeys : [request.key];
+    return {
+      throttleTimeMs: 0,
+      ...failure(errorCode, null),
+      coordinators: keys.map((key) => ({ key, ...failure(errorCode, null) })),
+    };
+  },
+  async handle(request, context) {
+    const keys = context.apiVersion >= 4 ? request.coordinatorKeys : [request.key];
+    // Every key is answered by this node, so one lookup serves the whole batch.
+    const answer = await locate(request.keyType, context);
+    return respond(context.apiVersion, keys, keys.map(() => answer));
+  },
+});

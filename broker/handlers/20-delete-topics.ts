@@ -1,0 +1,39 @@
+// DeleteTopics: by name (v0-5) or by name or id (v6). The topic leaves the metadata first
+// (durably), then its partition directories are removed; a crash in between is finished at
+// the next start, which removes directories of topics the metadata no longer has.
+import { deleteTopicsApi } from '../protocol/apis/20-delete-topics.js';
+import { ErrorCode } from '../protocol/errors.js';
+import { defineHandler, type ResponseOf } from './types.js';
+
+type TopicResponse = ResponseOf<typeof deleteTopicsApi>['responses'][number];
+
+const zeroUuid = '00000000-0000-0000-0000-000000000000';
+
+export const deleteTopicsHandler = defineHandler({
+  api: deleteTopicsApi,
+  errorResponse: (request, errorCode) => ({
+    throttleTimeMs: 0,
+    responses: [
+      ...request.topicNames.map((name) => ({ name, topicId: zeroUuid, errorCode })),
+      ...request.topics.map((topic) => ({ name: topic.name, topicId: topic.topicId, errorCode })),
+    ],
+  }),
+  async handle(request, { broker, apiVersion }) {
+    const wanted =
+      apiVersion >= 6
+        ? request.topics.map((topic) => ({ name: topic.name, topicId: topic.topicId }))
+        : request.topicNames.map((name) => ({ name, topicId: zeroUuid }));
+    const responses: TopicResponse[] = [];
+    for (const { name, topicId } of wanted) {
+      const topic = name !== null ? broker.topic(name) : broker.metadata.image.topicById(topicId);
+      if (!topic) {
+        const errorCode = name !== null ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.UNKNOWN_TOPIC_ID;
+        responses.push({ name, topicId, errorCode, errorMessage: null });
+        continue;
+      }
+      await broker.deleteTopic(topic);
+      responses.push({ name: topic.name, topicId: topic.topicId, errorCode: ErrorCode.NONE, errorMessage: null });
+    }
+    return { throttleTimeMs: 0, responses };
+  },
+});

@@ -1,0 +1,45 @@
+// DeleteRecords: moves a partition's log start offset forward (-1 means up to the high
+// watermark); whole segments below it are removed, and reads below it are out of range.
+import { deleteRecordsApi } from '../protocol/apis/21-delete-records.js';
+import { ErrorCode } from '../protocol/errors.js';
+import { StorageError } from '../storage/errors.js';
+import { defineHandler, type ResponseOf } from './types.js';
+
+type PartitionResponse = ResponseOf<typeof deleteRecordsApi>['topics'][number]['partitions'][number];
+
+export const deleteRecordsHandler = defineHandler({
+  api: deleteRecordsApi,
+  errorResponse: (request, errorCode) => ({
+    throttleTimeMs: 0,
+    topics: request.topics.map((topic) => ({
+      name: topic.name,
+      partitions: topic.partitions.map((partition) => ({ partitionIndex: partition.partitionIndex, lowWatermark: -1n, errorCode })),
+    })),
+  }),
+  async handle(request, { broker }) {
+    const topics = await Promise.all(
+      request.topics.map(async (topic) => ({
+        name: topic.name,
+        partitions: await Promise.all(
+          topic.partitions.map(async ({ partitionIndex, offset }): Promise<PartitionResponse> => {
+            const log = broker.partitionLog(topic.name, partitionIndex);
+            if (!log) return { partitionIndex, lowWatermark: -1n, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+            const target = offset === -1n ? log.highWatermark : Number(offset);
+            if (target < 0 || target > log.highWatermark) {
+              return { partitionIndex, lowWatermark: -1n, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
+            }
+            try {
+              const lowWatermark = await log.deleteRecordsBefore(target);
+              return { partitionIndex, lowWatermark: BigInt(lowWatermark), errorCode: ErrorCode.NONE };
+            } catch (error) {
+              if (!(error instanceof StorageError)) throw error;
+              broker.reportStorageError('delete records', error);
+              return { partitionIndex, lowWatermark: -1n, errorCode: error.kafkaErrorCode };
+            }
+          }),
+        ),
+      })),
+    );
+    return { throttleTimeMs: 0, topics };
+  },
+});

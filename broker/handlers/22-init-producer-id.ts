@@ -1,0 +1,31 @@
+// InitProducerId: a fresh producer id at epoch 0 for an idempotent producer (transactional id
+// null), whatever id/epoch a v3+ request carries — Kafka answers idempotent producers the same
+// way (they bump epochs locally). Transactions are not implemented: a transactional id is
+// refused with INVALID_REQUEST rather than given an id whose fencing would be a lie.
+import { coordinatorServices } from '../coordinator/service.js';
+import { initProducerIdApi } from '../protocol/apis/22-init-producer-id.js';
+import { ErrorCode } from '../protocol/errors.js';
+import { defineHandler } from './types.js';
+
+export const initProducerIdHandler = defineHandler({
+  api: initProducerIdApi,
+  errorResponse: (_request, errorCode) => ({ throttleTimeMs: 0, errorCode, producerId: -1n, producerEpoch: -1 }),
+  async handle(request, { broker }) {
+    const refuse = (errorCode: number) => ({ throttleTimeMs: 0, errorCode, producerId: -1n, producerEpoch: -1 });
+    if (request.transactionalId !== null) {
+      broker.log.warn('refusing InitProducerId for a transactional id: transactions are not supported', {
+        transactionalId: request.transactionalId,
+      });
+      return refuse(ErrorCode.INVALID_REQUEST);
+    }
+    let producerId: number;
+    try {
+      producerId = await (await coordinatorServices(broker).producerIds()).allocate();
+    } catch (error) {
+      broker.log.error('cannot allocate a producer id', { reason: error instanceof Error ? error.message : String(error) });
+      // Retriable for clients: the next attempt may find the disk writable again.
+      return refuse(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    }
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: BigInt(producerId), producerEpoch: 0 };
+  },
+});

@@ -1,0 +1,42 @@
+// CreatePartitions: grows a topic to `count` partitions (never shrinks); new partitions are
+// led by this node, so explicit assignments may only name this node.
+import { createPartitionsApi } from '../protocol/apis/37-create-partitions.js';
+import { ErrorCode } from '../protocol/errors.js';
+import { defineHandler, type ResponseOf } from './types.js';
+
+type Result = ResponseOf<typeof createPartitionsApi>['results'][number];
+
+export const createPartitionsHandler = defineHandler({
+  api: createPartitionsApi,
+  errorResponse: (request, errorCode) => ({
+    throttleTimeMs: 0,
+    results: request.topics.map((topic) => ({ name: topic.name, errorCode, errorMessage: null })),
+  }),
+  async handle(request, { broker }) {
+    const results: Result[] = [];
+    for (const wanted of request.topics) {
+      const topic = broker.topic(wanted.name);
+      const fail = (errorCode: number, errorMessage: string) => results.push({ name: wanted.name, errorCode, errorMessage });
+      if (!topic) {
+        fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${wanted.name}" does not exist`);
+        continue;
+      }
+      if (wanted.count <= topic.partitions) {
+        fail(ErrorCode.INVALID_PARTITIONS, `topic "${wanted.name}" has ${topic.partitions} partitions; the new count ${wanted.count} must be larger`);
+        continue;
+      }
+      const assignments = wanted.assignments ?? [];
+      if (assignments.length > 0 && assignments.length !== wanted.count - topic.partitions) {
+        fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `${assignments.length} assignments given for ${wanted.count - topic.partitions} new partitions`);
+        continue;
+      }
+      if (assignments.some((assignment) => assignment.brokerIds.length !== 1 || assignment.brokerIds[0] !== broker.nodeId)) {
+        fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `this cluster has only node ${broker.nodeId}`);
+        continue;
+      }
+      if (!request.validateOnly) await broker.addPartitions(topic, wanted.count);
+      results.push({ name: wanted.name, errorCode: ErrorCode.NONE, errorMessage: null });
+    }
+    return { throttleTimeMs: 0, results };
+  },
+});

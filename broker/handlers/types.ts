@@ -1,0 +1,40 @@
+// What a request handler is: the API it serves, the function that answers a decoded request,
+// and how to answer every part of a request with one error code (an unsupported version, or
+// a failure the handler did not expect). Handlers are typed by the protocol's inferred types.
+import type { Broker } from '../broker.js';
+import type { ConnectionInfo } from '../net/connection.js';
+import type { ApiDefinition, MessageInput, MessageValue } from '../protocol/schema.js';
+
+export interface RequestContext {
+  readonly broker: Broker;
+  readonly apiVersion: number;
+  readonly correlationId: number;
+  readonly clientId: string | null;
+  readonly connection: ConnectionInfo;
+}
+
+export type RequestOf<A extends ApiDefinition> = MessageValue<A['request']>;
+export type ResponseOf<A extends ApiDefinition> = MessageInput<A['response']>;
+
+// Method syntax (not arrow properties) keeps parameters bivariant, so handlers of different
+// APIs fit one registry typed with the general ApiDefinition.
+export interface ApiHandler<A extends ApiDefinition = ApiDefinition> {
+  readonly api: A;
+  handle(request: RequestOf<A>, context: RequestContext): ResponseOf<A> | Promise<ResponseOf<A>>;
+  /** The response carrying `errorCode` for every topic/partition/resource the request names. */
+  errorResponse(request: RequestOf<A>, errorCode: number): ResponseOf<A>;
+  /** False when the client expects no response at all (Produce with acks=0). */
+  expectsResponse?(request: RequestOf<A>): boolean;
+}
+
+/** A handler with its API's types erased, as the registry and the broker's dispatch hold it. */
+export interface AnyApiHandler {
+  readonly api: ApiDefinition;
+  handle(request: never, context: RequestContext): unknown;
+  errorResponse(request: never, errorCode: number): unknown;
+  expectsResponse?(request: never): boolean;
+}
+
+export function defineHandler<A extends ApiDefinition>(handler: ApiHandler<A>): ApiHandler<A> {
+  return handler;
+}

@@ -1,0 +1,74 @@
+// klab-broker entry point: configuration from flags and environment, the broker state, the
+// Kafka listener, the optional metrics endpoint, and a graceful shutdown on SIGTERM/SIGINT
+// (stop accepting, answer what was read, flush and close the logs).
+import os from 'node:os';
+import { Broker } from './broker.js';
+import { ConfigError, formatHostPort, loadConfig, type HostPort } from './config.js';
+import { rootLogger } from './log.js';
+import { createBrokerMetrics } from './metrics/broker-metrics.js';
+import { startMetricsServer, type MetricsServer } from './metrics/http.js';
+import { startKafkaServer } from './net/server.js';
+
+const shutdownGraceMs = 5_000;
+const exitUsage = 2;
+
+function defaultAdvertised(listen: HostPort): HostPort {
+  // A wildcard address means nothing to a client; the host name is what Kafka falls back to too.
+  const wildcard = listen.host === '0.0.0.0' || listen.host === '::';
+  return { host: wildcard ? os.hostname() : listen.host, port: listen.port };
+}
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.argv.slice(2), process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`klab-broker: ${error.message}\n`);
+      process.exit(exitUsage);
+    }
+    throw error;
+  }
+  const log = rootLogger;
+  const metrics = createBrokerMetrics();
+  const broker = await Broker.open(config, log, metrics);
+  const server = await startKafkaServer({
+    listen: config.listen,
+    limits: { maxFrameBytes: config.maxFrameBytes, maxInFlight: 256, maxWriteBufferBytes: 16 * 1024 * 1024 },
+    handler: broker,
+    log: log.child('net'),
+    metrics,
+  }).catch((error: Error) => {
+    log.error('cannot listen', { listen: formatHostPort(config.listen), reason: error.message });
+    process.exit(1);
+  });
+  broker.setAdvertisedAddress(config.advertise ?? defaultAdvertised(server.address));
+
+  let metricsServer: MetricsServer | null = null;
+  if (config.metrics) {
+    metricsServer = await startMetricsServer(config.metrics, metrics.registry, () => broker.ready);
+    log.info(`metrics on http://${formatHostPort(metricsServer.address)}/metrics`);
+  }
+  broker.ready = true;
+
+  let shuttingDown = false;
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log.info('shutting down', { signal });
+    broker.ready = false;
+    broker.beginShutdown();
+    await server.close(shutdownGraceMs);
+    await metricsServer?.close();
+    await broker.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  rootLogger.error('fatal', { reason: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+  process.exit(1);
+});

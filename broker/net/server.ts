@@ -1,0 +1,75 @@
+// The Kafka listener: accepts TCP connections on the configured address only and gives each
+// a Connection. Closing stops accepting first, lets every connection answer what it has
+// read, then ends them — the broker's graceful shutdown.
+import net from 'node:net';
+import type { HostPort } from '../config.js';
+import { formatHostPort } from '../config.js';
+import type { Logger } from '../log.js';
+import type { BrokerMetrics } from '../metrics/broker-metrics.js';
+import { Connection, type ConnectionLimits, type FrameHandler } from './connection.js';
+
+export interface KafkaServer {
+  /** The bound address (the real port when listen asked for port 0). */
+  address: HostPort;
+  close(graceMs: number): Promise<void>;
+}
+
+export async function startKafkaServer(options: {
+  listen: HostPort;
+  limits: ConnectionLimits;
+  handler: FrameHandler;
+  log: Logger;
+  metrics: BrokerMetrics;
+}): Promise<KafkaServer> {
+  const { listen, limits, handler, log, metrics } = options;
+  const connections = new Set<Connection>();
+  let nextId = 1;
+  // allowHalfOpen: a client that half-closes after its last request still gets the answers.
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    const connection = new Connection(
+      nextId++,
+      remote,
+      socket,
+      handler,
+      limits,
+      {
+        bytesIn: (count) => metrics.bytesIn.inc({}, count),
+        bytesOut: (count) => metrics.bytesOut.inc({}, count),
+        closed: (closed, reason) => {
+          connections.delete(closed);
+          metrics.connections.dec();
+          const kind = reason === 'closed by client' ? 'client' : reason.startsWith('socket error') ? 'socket_error' : 'broker';
+          metrics.connectionsClosed.inc({ reason: kind });
+          if (kind === 'broker') log.warn('connection closed', { remote, reason });
+          else log.debug('connection closed', { remote, reason });
+        },
+      },
+      log,
+    );
+    connections.add(connection);
+    metrics.connections.inc();
+    log.debug('connection accepted', { remote });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port: listen.port, host: listen.host, backlog: 511 }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address();
+  const address = { host: listen.host, port: typeof bound === 'object' && bound ? bound.port : listen.port };
+  log.info(`listening on ${formatHostPort(address)}`);
+
+  return {
+    address,
+    async close(graceMs) {
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      const drained = Promise.all([...connections].map((connection) => connection.drain()));
+      await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+      for (const connection of [...connections]) connection.close('broker shutting down');
+      await stopped;
+    },
+  };
+}

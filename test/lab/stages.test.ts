@@ -1,0 +1,165 @@
+// Stages 00-05 on real VMs: `klab lab create` boots master, node1 and node2 under qemu, and
+// the built CLI runs `klab up --to containerd` on them for real. An up is interrupted the
+// hard way in the middle of 05-containerd's package install (klab killed, node2 reset), a
+// re-run must finish the job, and further runs must change nothing. What the stages did is
+// checked on the VMs themselves over SSH. The lab is destroyed at the end, pass or fail.
+import { mkdtemp, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { inventorySchema } from '../../src/inventory/schema.js';
+import type { GuestConnection } from '../../src/lab/guest.js';
+import { destroyLab, resetLabVm } from '../../src/lab/lab.js';
+import { connectLabVm, jsonLines, klab, onVm, startKlab } from '../support/lab.js';
+
+const names = ['master', 'node1', 'node2'] as const;
+const stageIds = ['00-preflight', '01-hosts', '02-ssh', '03-kernel', '04-ipvs', '05-containerd'];
+let dir = '';
+let inventory = '';
+const connections = new Map<string, GuestConnection>();
+
+async function vm(name: string): Promise<GuestConnection> {
+  const open = connections.get(name);
+  if (open) return open;
+  const connection = await connectLabVm(dir, name);
+  connections.set(name, connection);
+  return connection;
+}
+
+function forget(name: string): void {
+  connections.get(name)?.close();
+  connections.delete(name);
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'klab-lab-'));
+  inventory = path.join(dir, 'lab.yaml');
+  const created = await klab(['lab', 'create', '--dir', dir]);
+  if (created.exitCode !== 0) throw new Error(`klab lab create failed (exit ${created.exitCode}):\n${created.all}`);
+});
+
+afterAll(async () => {
+  for (const name of [...connections.keys()]) forget(name);
+  if (!dir) return;
+  const destroyed = await klab(['lab', 'destroy', '--dir', dir]);
+  // The CLI is what users run; if it failed, the module still must not leave VMs behind.
+  if (destroyed.exitCode !== 0) await destroyLab({ dir, log: () => undefined });
+});
+
+describe('the qemu lab', () => {
+  it('boots three VMs with their own identities, reachable with pinned host keys, on one lab network', async () => {
+    const status = await klab(['lab', 'status', '--dir', dir, '--json']);
+    expect(status.exitCode).toBe(0);
+    const vms = JSON.parse(status.stdout) as { name: string; running: boolean }[];
+    expect(vms.map((v) => [v.name, v.running])).toEqual(names.map((n) => [n, true]));
+
+    const parsed = inventorySchema.parse(parse(await readFile(inventory, 'utf8')));
+    expect(parsed.hosts.map((h) => h.name)).toEqual([...names]);
+    expect(parsed.hypervisor).toEqual({ kind: 'qemu-lab', dir });
+
+    const machineIds = new Set<string>();
+    for (const name of names) {
+      const connection = await vm(name);
+      expect(await onVm(connection, 'hostname')).toBe(name);
+      machineIds.add(await onVm(connection, 'cat /etc/machine-id'));
+    }
+    expect(machineIds.size).toBe(3);
+    const hostKeys = await Promise.all(names.map(async (n) => onVm(await vm(n), 'cut -d" " -f2 /etc/ssh/ssh_host_ed25519_key.pub')));
+    expect(new Set(hostKeys).size).toBe(3);
+    for (const peer of parsed.hosts.filter((h) => h.name !== 'node2')) {
+      await onVm(await vm('node2'), `ping -c 1 -W 3 ${peer.internalAddress}`);
+    }
+  });
+});
+
+describe('stages 00-05 on the lab', () => {
+  it('an up killed during 05-containerd package install, with node2 reset, leaves 05 unfinished on node2', async () => {
+    const run = startKlab(['up', '--to', 'containerd', '--json', '-i', inventory]);
+    let finished = false;
+    void run.then(() => (finished = true));
+    const node2 = await vm('node2');
+    // Stage 04 is done on node2 (its marker exists) and dpkg runs: that is 05's apt install.
+    const deadline = Date.now() + 20 * 60_000;
+    let caught = false;
+    while (!finished && Date.now() < deadline) {
+      const probe = await node2.exec('ls /var/lib/klab/stages 2>/dev/null; echo ---; pgrep -x dpkg >/dev/null && echo dpkg-running; true');
+      if (probe.stdout.includes('04-ipvs.json') && !probe.stdout.includes('05-containerd.json') && probe.stdout.includes('dpkg-running')) {
+        caught = true;
+        break;
+      }
+      await sleep(500);
+    }
+    if (!caught) {
+      run.kill('SIGKILL');
+      const result = await run;
+      throw new Error(`never saw 05-containerd's package install on node2 (klab ${finished ? `exited ${result.exitCode}` : 'still running'}):\n${result.all}`);
+    }
+    run.kill('SIGKILL');
+    await resetLabVm({ dir }, 'node2');
+    forget('node2');
+    const killed = await run;
+    expect(killed.signal).toBe('SIGKILL');
+
+    const rebooted = await vm('node2');
+    const markers = await onVm(rebooted, 'ls /var/lib/klab/stages');
+    expect(markers).toContain('04-ipvs.json');
+    expect(markers).not.toContain('05-containerd.json');
+  });
+
+  it('a re-run completes stages 00-05, and the hosts show every change', async () => {
+    const rerun = await klab(['up', '--to', 'containerd', '--json', '-i', inventory]);
+    const events = jsonLines(rerun.stdout);
+    expect(rerun.exitCode, rerun.all).toBe(0);
+    expect(events.at(-1)).toMatchObject({ type: 'run-end', status: 'ok' });
+
+    for (const name of names) {
+      const connection = await vm(name);
+      for (const module of ['overlay', 'br_netfilter', 'ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_sh', 'nf_conntrack']) {
+        // In these Debian kernels the container and IPVS modules are loadable modules, so
+        // /sys/module/NAME shows that modprobe really loaded them.
+        expect(await onVm(connection, `test -d /sys/module/${module} && echo loaded`), `${name}: ${module}`).toBe('loaded');
+      }
+      const lsmod = await onVm(connection, 'lsmod');
+      expect(lsmod).toMatch(/^br_netfilter\s/m);
+      expect(lsmod).toMatch(/^ip_vs\s/m);
+      expect(await onVm(connection, 'sysctl -n net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables net.ipv4.ip_forward')).toBe('1\n1\n1');
+      expect(await onVm(connection, 'wc -l < /proc/swaps')).toBe('1');
+      const hosts = await onVm(connection, 'cat /etc/hosts');
+      for (const [peer, address] of [['master', '10.77.0.11'], ['node1', '10.77.0.12'], ['node2', '10.77.0.13']] as const) {
+        expect(hosts, `${name}: /etc/hosts`).toMatch(new RegExp(`^${address.replaceAll('.', '\\.')}\\s+${peer}$`, 'm'));
+      }
+      expect(await onVm(connection, 'systemctl is-active containerd')).toBe('active');
+      expect(await onVm(connection, 'containerd config dump')).toMatch(/SystemdCgroup\s*=\s*true/);
+      expect(await onVm(connection, 'command -v ipvsadm ipset | wc -l')).toBe('2');
+      const markerFiles = (await onVm(connection, 'ls /var/lib/klab/stages')).split('\n');
+      expect(markerFiles).toEqual(stageIds.map((id) => `${id}.json`));
+      for (const id of stageIds) {
+        const marker = JSON.parse(await onVm(connection, `cat /var/lib/klab/stages/${id}.json`)) as { stage: string };
+        expect(marker.stage).toBe(id);
+      }
+    }
+    // Root SSH between hosts with strict host key checking: stage 02's keys and known_hosts.
+    const master = await vm('master');
+    expect(await onVm(master, 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes node1 hostname')).toBe('node1');
+    expect(await onVm(await vm('node2'), 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes master hostname')).toBe('master');
+    expect(await onVm(await vm('node2'), 'dpkg --audit | wc -l')).toBe('0');
+  });
+
+  it('a second up skips every stage by its markers, and a forced one runs every task and changes nothing', async () => {
+    const again = await klab(['up', '--to', 'containerd', '--json', '-i', inventory]);
+    expect(again.exitCode, again.all).toBe(0);
+    const events = jsonLines(again.stdout);
+    expect(events.filter((e) => e.type === 'stage-skip').map((e) => e.stage)).toEqual(stageIds);
+    expect(events.filter((e) => e.type === 'task-result')).toEqual([]);
+
+    const forced = await klab(['up', '--to', 'containerd', '--force', '--json', '-i', inventory]);
+    expect(forced.exitCode, forced.all).toBe(0);
+    const results = jsonLines(forced.stdout).filter((e) => e.type === 'task-result') as { stage: string; task: string; outcome: { host: string; status: string } }[];
+    expect(new Set(results.map((r) => r.stage))).toEqual(new Set(stageIds));
+    const notOk = results.filter((r) => r.outcome.status !== 'ok' && r.outcome.status !== 'skipped');
+    expect(notOk.map((r) => `${r.outcome.host} ${r.stage} ${r.task}: ${r.outcome.status}`)).toEqual([]);
+    expect(results.filter((r) => r.outcome.status === 'ok').length).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,122 @@
+// `klab plan`, `klab status` and `klab up` as a user runs them (in-process, through
+// runMain), against real sshd hosts on 127.0.0.1. These hosts are this machine, so only
+// commands that change nothing (plan, status) run the shipped playbooks here; a real
+// `klab up` of the shipped stages is proven on the qemu lab (test/lab).
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { stringify } from 'yaml';
+import { registerRunCommands } from '../../src/commands/run.js';
+import { runMain } from '../../src/commands/main.js';
+import { exitCodes } from '../../src/errors.js';
+import { startSshd } from '../support/sshd.js';
+import type { SshdFixture } from '../support/sshd.js';
+
+const execFileAsync = promisify(execFile);
+let fixtures: SshdFixture[] = [];
+let dir: string;
+
+beforeAll(async () => {
+  fixtures = await Promise.all([startSshd(), startSshd()]);
+  dir = await mkdtemp(path.join(tmpdir(), 'klab-cli-'));
+});
+
+afterAll(async () => {
+  await Promise.all(fixtures.map((f) => f.stop()));
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function inventoryFile(name: string, hostCount: number): Promise<string> {
+  // Internal addresses must differ. master's is this machine's 127.0.0.1; node1's is in
+  // TEST-NET-1 (192.0.2.0/24, documentation only), which no machine has: preflight finds
+  // node1 unfit, so a test `up` can never reach a stage that changes this machine.
+  const hosts = fixtures.slice(0, hostCount).map((f, i) =>
+    f.hostSpec({ name: i === 0 ? 'master' : `node${i}`, role: i === 0 ? 'control-plane' : 'worker', internalAddress: i === 0 ? '127.0.0.1' : `192.0.2.${i + 10}` }),
+  );
+  const file = path.join(dir, name, 'klab.yaml');
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, stringify({ hosts }));
+  return file;
+}
+
+async function klab(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (stdout.push(String(chunk)), true));
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (stderr.push(String(chunk)), true));
+  const program = new Command('klab').option('-i, --inventory <file>', 'inventory file', 'klab.yaml');
+  registerRunCommands(program);
+  process.exitCode = undefined;
+  try {
+    await runMain(program, ['node', 'klab', ...args]);
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+  const code = Number(process.exitCode ?? 0);
+  process.exitCode = undefined;
+  return { code, stdout: stdout.join(''), stderr: stderr.join('') };
+}
+
+describe('klab run commands against real sshd hosts', () => {
+  it('plan runs the shipped playbooks read-only and says what each stage would change', async () => {
+    const file = await inventoryFile('one', 1);
+    const result = await klab('plan', '-i', file);
+    // containerd is not installed on this machine, so stage 05 would install it.
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(exitCodes.ok);
+    expect(result.stdout).toContain('plan 00-preflight:');
+    expect(result.stdout).toMatch(
+      /plan 05-containerd: .*\n(.*\n)*\s+master\s+(changed\s+Install containerd: would run apt-get install containerd|ok\s+Install containerd: installed: containerd)/,
+    );
+    expect(result.stdout).toMatch(/plan: planned 00-preflight, 01-hosts, 02-ssh, 03-kernel, 04-ipvs, 05-containerd\. Log: /);
+    // A plan makes no cluster key and writes no marker.
+    const state = await readdir(path.join(path.dirname(file), '.klab'));
+    expect(state).not.toContain('id_ed25519');
+    const logs = await readdir(path.join(path.dirname(file), '.klab', 'logs'));
+    expect(logs.some((l) => l.endsWith('-plan.log'))).toBe(true);
+  });
+
+  it('status reads the markers on every host', async () => {
+    const file = await inventoryFile('status', 2);
+    const result = await klab('status', '--json', '-i', file);
+    expect(result.code).toBe(exitCodes.ok);
+    const report = JSON.parse(result.stdout) as { hosts: string[]; stages: { stage: string; hosts: Record<string, { status: string }> }[] };
+    expect(report.hosts).toEqual(['master', 'node1']);
+    expect(report.stages.map((s) => s.stage)).toEqual(['00-preflight', '01-hosts', '02-ssh', '03-kernel', '04-ipvs', '05-containerd']);
+    // No stage ever ran on this machine (tests only plan here), so there are no markers.
+    for (const stage of report.stages) for (const host of report.hosts) expect(stage.hosts[host]?.status).toBe('missing');
+  });
+
+  it('up stops at preflight on an unfit host, with exit code, task, host, hint and log on the error screen', async () => {
+    // node1's internalAddress is not an address of this machine: a typo in an inventory.
+    const file = await inventoryFile('unfit', 2);
+    const addresses = await execFileAsync('ip', ['-o', '-4', 'addr', 'show']);
+    expect(addresses.stdout, 'this machine must not have the address the test relies on being absent').not.toContain('192.0.2.11/');
+    const result = await klab('up', '--json', '-i', file);
+    expect(result.code).toBe(exitCodes.preflightFailed);
+    expect(result.stderr).toContain('klab: stage 00-preflight failed on node1:');
+    expect(result.stderr).toContain('"The internal address belongs to the host": node1 has no interface with the address 192.0.2.11');
+    expect(result.stderr).toContain('hint: Set internalAddress to an address of the host');
+    const logPath = /Log: (.*)/.exec(result.stderr)?.[1] ?? '';
+    const log = await readFile(logPath, 'utf8');
+    expect(log).toContain("grep -qxF '192.0.2.11'");
+    expect(log).toMatch(/\[node1\] task \d+ failed/);
+    // JSON lines on stdout, one event each; nothing after preflight ran.
+    const events = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; stage?: string });
+    expect(events[0]).toMatchObject({ type: 'stage-start', stage: '00-preflight' });
+    expect(events.some((e) => e.type === 'task-result')).toBe(true);
+    expect(events.every((e) => e.stage === '00-preflight')).toBe(true);
+  });
+
+  it('rejects an unknown stage before contacting any host', async () => {
+    const result = await klab('up', '--only', 'kernal', '-i', path.join(dir, 'does-not-exist.yaml'));
+    expect(result.code).toBe(exitCodes.usage);
+    expect(result.stderr).toContain('unknown stage "kernal"');
+    expect(result.stderr).toContain('03-kernel');
+  });
+});

@@ -1,0 +1,10 @@
+// Types for the two pure-JS codec packages the tests use; neither ships its own.
+declare module 'lz4js' {
+  export function compress(source: Uint8Array, maxSize?: number): Uint8Array;
+  export function decompress(source: Uint8Array, maxSize?: number): Uint8Array;
+}
+
+declare module 'snappyjs' {
+  export function compress(source: Uint8Array): Uint8Array;
+  export function uncompress(source: Uint8Array, maxLength?: number): Uint8Array;
+}
