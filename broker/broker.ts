@@ -194,8 +194,15 @@ export class Broker implements FrameHandler {
     return this.logs.get(topic, partition);
   }
 
-  /** Creates a topic durably in metadata, then its partition logs. */
+  /**
+   * Creates a topic durably in metadata, then its partition logs. A topic that exists or is
+   * being created already is returned as it is, so racing creators get the same topic.
+   */
   createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<TopicImage> {
+    const pending = this.creating.get(name);
+    if (pending) return pending;
+    const existing = this.metadata.image.topic(name);
+    if (existing) return Promise.resolve(existing);
     const topic = this.metadata.createTopic(name, partitions, configs);
     const created = (async () => {
       try {

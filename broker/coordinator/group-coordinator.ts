@@ -238,8 +238,6 @@ function isReadableConsumerAssignment(assignment: Buffer): boolean {
 export class GroupCoordinator {
   private readonly groups = new Map<string, Group>();
   private phase: 'loading' | 'active' | 'stopped' = 'loading';
-  /** Join-phase bookkeeping per group: true while a fresh group's initial delay runs. */
-  private readonly initialDelay = new WeakMap<Group, boolean>();
 
   constructor(
     private readonly log: GroupLog,
@@ -508,10 +506,10 @@ export class GroupCoordinator {
     group.joinTimer?.();
     if (wasEmpty) {
       const delay = this.config.initialRebalanceDelayMs;
-      this.initialDelay.set(group, true);
+      group.delayingInitialJoin = true;
       this.armInitialDelay(group, delay, Math.max(group.rebalanceTimeoutMs - delay, 0));
     } else {
-      this.initialDelay.set(group, false);
+      group.delayingInitialJoin = false;
       group.joinTimer = this.clock.schedule(group.rebalanceTimeoutMs, () => this.completeJoin(group));
       // Everyone may already be in (e.g. the last member left): then the rebalance completes now.
       this.tryCompleteJoin(group);
@@ -532,14 +530,14 @@ export class GroupCoordinator {
   }
 
   private tryCompleteJoin(group: Group): void {
-    if (group.is('PreparingRebalance') && !this.initialDelay.get(group) && group.hasAllMembersJoined()) this.completeJoin(group);
+    if (group.is('PreparingRebalance') && !group.delayingInitialJoin && group.hasAllMembersJoined()) this.completeJoin(group);
   }
 
   private completeJoin(group: Group): void {
     if (!group.is('PreparingRebalance')) return;
     group.joinTimer?.();
     group.joinTimer = null;
-    this.initialDelay.set(group, false);
+    group.delayingInitialJoin = false;
     group.newMemberAdded = false;
     // Dynamic members that did not rejoin in time leave the group.
     for (const member of [...group.members.values()]) {
@@ -928,6 +926,9 @@ export class GroupCoordinator {
   private expirePendingMember(group: Group, memberId: string): void {
     if (!group.pendingMembers.delete(memberId)) return;
     if (group.is('PreparingRebalance')) this.tryCompleteJoin(group);
+    // A group that only ever handed out this member id holds nothing worth keeping.
+    const unused = group.is('Empty') && group.generationId === 0 && group.members.size === 0 && group.pendingMembers.size === 0;
+    if (unused && group.offsets.size === 0 && this.groups.get(group.groupId) === group) this.groups.delete(group.groupId);
   }
 
   private removeMemberAndUpdateGroup(group: Group, member: Member): void {

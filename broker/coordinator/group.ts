@@ -111,6 +111,8 @@ export class Group {
   newMemberAdded = false;
   /** The pending rebalance's timer (initial delay or rebalance timeout). */
   joinTimer: CancelTimer | null = null;
+  /** A fresh group's initial delay is running: the join completes on the timer, not as soon as all joined. */
+  delayingInitialJoin = false;
 
   constructor(
     readonly groupId: string,

@@ -10,6 +10,8 @@ import { defineHandler, type ResponseOf } from './types.js';
 type TopicResponse = ResponseOf<typeof metadataApi>['topics'][number];
 
 const zeroUuid = '00000000-0000-0000-0000-000000000000';
+/** Topics Kafka itself marks internal; clients hide them from listings. */
+const internalTopics = new Set(['__consumer_offsets', '__transaction_state']);
 
 function describeTopic(broker: Broker, topic: TopicImage): TopicResponse {
   const nodes = [broker.nodeId];
@@ -17,7 +19,7 @@ function describeTopic(broker: Broker, topic: TopicImage): TopicResponse {
     errorCode: ErrorCode.NONE,
     name: topic.name,
     topicId: topic.topicId,
-    isInternal: false,
+    isInternal: internalTopics.has(topic.name),
     partitions: Array.from({ length: topic.partitions }, (_, partitionIndex) => ({
       errorCode: ErrorCode.NONE,
       partitionIndex,

@@ -2,7 +2,7 @@
 // null), whatever id/epoch a v3+ request carries — Kafka answers idempotent producers the same
 // way (they bump epochs locally). Transactions are not implemented: a transactional id is
 // refused with INVALID_REQUEST rather than given an id whose fencing would be a lie.
-import { coordinatorServices } from '../coordinator/service.js';
+import { producerIdManager } from '../coordinator/service.js';
 import { initProducerIdApi } from '../protocol/apis/22-init-producer-id.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { defineHandler } from './types.js';
@@ -20,7 +20,7 @@ export const initProducerIdHandler = defineHandler({
     }
     let producerId: number;
     try {
-      producerId = await (await coordinatorServices(broker).producerIds()).allocate();
+      producerId = await (await producerIdManager(broker)).allocate();
     } catch (error) {
       broker.log.error('cannot allocate a producer id', { reason: error instanceof Error ? error.message : String(error) });
       // Retriable for clients: the next attempt may find the disk writable again.

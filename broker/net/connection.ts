@@ -106,7 +106,7 @@ export class Connection implements ConnectionInfo {
 
   private processFrames(): void {
     while (!this.closed && this.buffered >= sizePrefixBytes) {
-      if (this.pending.length >= this.limits.maxInFlight || this.socket.writableNeedDrain) {
+      if (this.pending.length >= this.limits.maxInFlight || this.writeBufferFull()) {
         this.socket.pause();
         return;
       }
@@ -120,7 +120,7 @@ export class Connection implements ConnectionInfo {
         this.close(`frame of ${size} bytes exceeds the maximum of ${this.limits.maxFrameBytes} bytes`);
         return;
       }
-      if (this.buffered < sizePrefixBytes + size) return;
+      if (this.buffered < sizePrefixBytes + size) break;
       this.consume(sizePrefixBytes);
       this.dispatch(this.consume(size));
     }
@@ -174,7 +174,12 @@ export class Connection implements ConnectionInfo {
 
   private maybeResume(): void {
     if (this.closed || this.draining) return;
-    if (this.pending.length < this.limits.maxInFlight && !this.socket.writableNeedDrain) this.processFrames();
+    if (this.pending.length < this.limits.maxInFlight && !this.writeBufferFull()) this.processFrames();
+  }
+
+  /** Responses the client has not read yet; 'drain' resumes reading once they are flushed. */
+  private writeBufferFull(): boolean {
+    return this.socket.writableLength > this.limits.maxWriteBufferBytes;
   }
 
   private peekSize(): number {

@@ -26,7 +26,7 @@ import { basename, join } from 'node:path';
 import { rootLogger, type Logger } from '../log.js';
 import { describeOsError, StorageError, StorageErrorCode } from './errors.js';
 import { ProducerStateTable } from './producer-state.js';
-import { BATCH_HEADER_BYTES, decodeRecords, RecordBatch, splitBatches, type TimestampType } from './record-batch.js';
+import { BATCH_HEADER_BYTES, BATCH_LENGTH_PREFIX_BYTES, decodeRecords, RecordBatch, splitBatches, type TimestampType } from './record-batch.js';
 import { readAt, Segment, walkBatches, writeAt } from './segment.js';
 
 export interface LogConfig {
@@ -715,8 +715,8 @@ async function readWholeBatches(
   }
   const chunk = await readAt(segment.fh, found.position, Math.min(available, maxBytes));
   let whole = 0;
-  while (chunk.length - whole >= 12) {
-    const size = 12 + chunk.readInt32BE(whole + 8);
+  while (chunk.length - whole >= BATCH_LENGTH_PREFIX_BYTES) {
+    const size = BATCH_LENGTH_PREFIX_BYTES + chunk.readInt32BE(whole + 8);
     if (size < BATCH_HEADER_BYTES || whole + size > chunk.length) break;
     whole += size;
   }

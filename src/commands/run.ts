@@ -1,6 +1,7 @@
 // `klab up`, `klab stage`, `klab plan`, `klab status`: run stages, preview them, or report
 // what the hosts' markers say.
 import type { Command } from 'commander';
+import { KlabError, exitCodes } from '../errors.js';
 import { StageEngine } from '../stages/engine.js';
 import type { StageSummary } from '../stages/engine.js';
 import type { Reporter } from '../stages/events.js';
@@ -60,7 +61,17 @@ async function up(global: GlobalOptions, flags: RunFlags, command: string, plan:
   // Stage names are checked before any host is contacted.
   const stages = pick(await loadPlaybooks(playbooksDir()));
   await withSession({ inventoryFile: global.inventory, command, createKeys: !plan }, async (session) => {
-    const summaries = await runStages(session, stages, flags, plan);
+    let summaries: StageSummary[];
+    try {
+      summaries = await runStages(session, stages, flags, plan);
+    } catch (error) {
+      if (flags.json === true) {
+        const exitCode = error instanceof KlabError ? error.exitCode : exitCodes.internal;
+        const message = error instanceof Error ? error.message : String(error);
+        out(JSON.stringify({ time: new Date().toISOString(), type: 'run-end', status: 'failed', exitCode, message, log: session.log.path }));
+      }
+      throw error;
+    }
     finish(summaries, session.log.path, flags.json === true, plan);
   });
 }

@@ -48,6 +48,10 @@ export async function createLab(options: CreateOptions): Promise<LabRecord> {
     throw new LabStateError(`a lab already exists in ${dir}`, 'Start it with `klab lab start`, or remove it with `klab lab destroy` first.');
   }
   checkSocketPaths(dir);
+  const taken = labFileNames().filter((name) => existsSync(path.join(dir, name)));
+  if (taken.length > 0) {
+    throw new LabStateError(`${dir} already holds ${taken.join(', ')}, which a lab would overwrite`, 'Choose an empty or new folder with --dir.');
+  }
   const machineSources = await readMachineAptSources();
   const { mirror, sources } = options.mirror
     ? { mirror: options.mirror, sources: [{ uri: options.mirror, suites: [suite, `${suite}-updates`], components: ['main'] }] }
@@ -75,7 +79,8 @@ export async function createLab(options: CreateOptions): Promise<LabRecord> {
     return record;
   } catch (error) {
     options.log(`create failed; removing what it made in ${dir}`);
-    await destroyLab({ ...options, dir });
+    if (existsSync(path.join(dir, labRecordName))) await destroyLab({ ...options, dir });
+    else if ((await readdir(dir)).length === 0) await rmdir(dir);
     throw error;
   }
 }
@@ -172,24 +177,16 @@ export async function stopLab(context: LabContext): Promise<void> {
  */
 export async function destroyLab(context: LabContext): Promise<void> {
   const dir = path.resolve(context.dir);
-  if (!existsSync(dir)) {
-    context.log(`nothing to destroy: ${dir} does not exist`);
-    return;
-  }
-  const names = existsSync(path.join(dir, labRecordName))
-    ? (await readLabRecord(dir)).vms.map((vm) => vm.name)
-    : labVms.map((vm) => vm.name);
+  // lab.json is written before anything else a lab makes, so without it there is nothing of
+  // ours to delete, and a folder that merely holds a .klab or a lab.yaml is left alone.
+  const names = (await readLabRecord(dir)).vms.map((vm) => vm.name);
   await Promise.all(
     names.map(async (name) => {
       const { how } = await stopVm({ name, ...vmPaths(dir, name) }, false);
       if (how !== 'not-running') context.log(`${name}: stopped (${how})`);
     }),
   );
-  for (const name of names) {
-    for (const file of Object.values(vmPaths(dir, name))) await rm(file, { force: true });
-  }
-  for (const file of [labInventoryName, labKeyName, `${labKeyName}.pub`, labRecordName]) await rm(path.join(dir, file), { force: true });
-  await rm(path.join(dir, '.klab'), { recursive: true, force: true });
+  for (const name of labFileNames(names)) await rm(path.join(dir, name), { recursive: true, force: true });
   if ((await readdir(dir)).length === 0) await rmdir(dir);
   context.log(`lab in ${dir} destroyed`);
 }
@@ -234,6 +231,12 @@ function launchOf(dir: string, record: LabRecord, vm: VmRecord, authorizedKey: s
     authorizedKey,
     ...vmPaths(dir, vm.name),
   };
+}
+
+/** Every name a lab creates in its folder; lab.json last, so an interrupted destroy can run again. */
+function labFileNames(vmNames: readonly string[] = labVms.map((vm) => vm.name)): string[] {
+  const perVm = vmNames.flatMap((name) => Object.values(vmPaths('', name)));
+  return [...perVm, labInventoryName, labKeyName, `${labKeyName}.pub`, '.klab', labRecordName];
 }
 
 function checkSocketPaths(dir: string): void {

@@ -66,8 +66,10 @@ export class RunLog implements Reporter {
         break;
       case 'task-result': {
         const o = event.outcome;
-        const extra = [o.exitCode === undefined ? '' : ` exit ${o.exitCode}`, o.warning ? ` warning: ${o.warning}` : ''].join('');
-        this.write(`-- [${o.host}] task ${event.index + 1} ${o.status}${extra}: ${o.detail ?? ''}${o.output ? `\n${indent(o.output, '      ')}` : ''}`);
+        const code = o.exitCode === undefined ? '' : ` (exit ${o.exitCode})`;
+        const warning = o.warning ? `\n    warning: ${o.warning}` : '';
+        const output = o.output ? `\n${indent(o.output, '      ')}` : '';
+        this.write(`-- [${o.host}] task ${event.index + 1} ${o.status}${code}: ${o.detail ?? ''}${warning}${output}`);
         break;
       }
       case 'stage-end':

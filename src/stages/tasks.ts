@@ -294,6 +294,6 @@ export function evaluateCondition(condition: Condition, view: object, where: str
 export function runAssert(env: TaskEnv, spec: CheckSpec & { assert: Condition }): TaskResult {
   if (evaluateCondition(spec.assert, env.view, env.where)) return { detail: 'holds' };
   const message = render(spec.message, env.view, `${env.where} (check.message)`);
-  if (spec.severity === 'warn') return { detail: 'warning', warning: message };
+  if (spec.severity === 'warn') return { detail: 'does not hold (a warning)', warning: message };
   throw new TaskFailure(message, undefined, undefined, true);
 }

@@ -94,4 +94,22 @@ describe('fetch', () => {
     expect(missing.responses[0]!.partitions[0]!.errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     client.destroy();
   });
+
+  it('answers thousands of pipelined requests in order, even from a client that reads nothing until it has sent them all', async () => {
+    const client = await WireClient.connect(broker.port);
+    client.pauseReading();
+    const ids: number[] = [];
+    for (let i = 0; i < 3_000; i++) {
+      ids.push(client.sendRequest(fetchApi, 11, fetchBody('sized', BigInt(i % 10), { maxWaitMs: 0, minBytes: 0 })));
+    }
+    // Roughly 30 MB of responses wait for this reader; the broker must pause, not drop or reorder.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    client.resumeReading();
+    for (const id of ids) {
+      const next = await client.next();
+      expect(next.kind).toBe('frame');
+      expect(decodeResponse(fetchApi, 11, (next as { frame: Buffer }).frame).correlationId).toBe(id);
+    }
+    client.destroy();
+  });
 });

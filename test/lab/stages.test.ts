@@ -3,7 +3,8 @@
 // hard way in the middle of 05-containerd's package install (klab killed, node2 reset), a
 // re-run must finish the job, and further runs must change nothing. What the stages did is
 // checked on the VMs themselves over SSH. The lab is destroyed at the end, pass or fail.
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rmdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -43,9 +44,15 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const name of [...connections.keys()]) forget(name);
   if (!dir) return;
+  if (!existsSync(path.join(dir, 'lab.json'))) {
+    // create failed early and removed what it made; only the empty temp folder may be left.
+    await rmdir(dir).catch(() => undefined);
+    return;
+  }
   const destroyed = await klab(['lab', 'destroy', '--dir', dir]);
   // The CLI is what users run; if it failed, the module still must not leave VMs behind.
   if (destroyed.exitCode !== 0) await destroyLab({ dir, log: () => undefined });
+  expect(existsSync(dir), `klab lab destroy left ${dir} behind`).toBe(false);
 });
 
 describe('the qemu lab', () => {

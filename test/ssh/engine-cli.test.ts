@@ -110,7 +110,8 @@ describe('klab run commands against real sshd hosts', () => {
     const events = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; stage?: string });
     expect(events[0]).toMatchObject({ type: 'stage-start', stage: '00-preflight' });
     expect(events.some((e) => e.type === 'task-result')).toBe(true);
-    expect(events.every((e) => e.stage === '00-preflight')).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: 'run-end', status: 'failed', exitCode: exitCodes.preflightFailed, log: logPath });
+    expect(events.slice(0, -1).every((e) => e.stage === '00-preflight')).toBe(true);
   });
 
   it('rejects an unknown stage before contacting any host', async () => {

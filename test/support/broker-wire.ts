@@ -87,6 +87,15 @@ export class WireClient {
     return frame ? { kind: 'frame', frame } : { kind: 'closed' };
   }
 
+  /** Stops reading from the socket (a slow consumer); responses pile up in the broker's socket. */
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.socket.resume();
+  }
+
   destroy(): void {
     this.socket.destroy();
   }

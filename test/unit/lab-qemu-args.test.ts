@@ -1,4 +1,6 @@
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { findTool } from '../../src/lab/prerequisites.js';
 import { kernelCommandLine, qemuArgs, type VmLaunch } from '../../src/lab/qemu-args.js';
 import { labVms, vmSlot } from '../../src/lab/layout.js';
 
@@ -67,5 +69,12 @@ describe('lab layout', () => {
     expect(labVms.map((vm) => vm.internalAddress)).toEqual(['10.77.0.11', '10.77.0.12', '10.77.0.13']);
     expect(labVms.map((vm) => vm.role)).toEqual(['control-plane', 'worker', 'worker']);
     expect(() => vmSlot(0)).toThrow(RangeError);
+  });
+});
+
+describe('lab prerequisites', () => {
+  it('finds a tool on the given PATH and reports one that is nowhere', () => {
+    expect(findTool('node', path.dirname(process.execPath))).toBe(process.execPath);
+    expect(findTool('klab-no-such-tool-anywhere', path.dirname(process.execPath))).toBeUndefined();
   });
 });

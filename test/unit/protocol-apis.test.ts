@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { apis, apisByKey, produceApi, type ProduceRequest, type FetchResponse } from '../../broker/protocol/apis/index.js';
 import { Reader, decodeMessage, defaultMessage, encodeMessage } from '../../broker/protocol/codec.js';
+import { ProtocolError } from '../../broker/protocol/errors.js';
 import { parseVersions } from '../../broker/protocol/schema.js';
 import type { Field, MessageSchema } from '../../broker/protocol/schema.js';
 
@@ -121,6 +122,48 @@ describe('every API round-trips at its boundary versions', () => {
       });
     }
   }
+});
+
+describe('malformed input (fixed-seed fuzz)', () => {
+  it('mutated, truncated and random bodies of every API only ever raise ProtocolError', () => {
+    const random = makeRandom(0x5eed);
+    const seeds: [MessageSchema, number, Buffer][] = [];
+    for (const api of apis) {
+      for (const version of versionsToTest(api.minVersion, api.maxVersion, parseVersions(api.flexibleVersions).min)) {
+        for (const schema of [api.request, api.response]) {
+          seeds.push([schema, version, encodeMessage(schema, version, sample(schema.fields, version, api.isFlexible(version), random))]);
+        }
+      }
+    }
+    let rejected = 0;
+    let accepted = 0;
+    for (let round = 0; round < 6000; round++) {
+      const [schema, version, body] = seeds[round % seeds.length]!;
+      let input: Buffer;
+      if (round % 3 === 0) {
+        input = Buffer.from(body);
+        for (let flips = 1 + Math.floor(random() * 4); flips > 0 && input.length > 0; flips--) {
+          input[Math.floor(random() * input.length)] = Math.floor(random() * 256);
+        }
+      } else if (round % 3 === 1) {
+        input = body.subarray(0, Math.floor(random() * body.length));
+      } else {
+        input = Buffer.from(Array.from({ length: Math.floor(random() * 96) }, () => Math.floor(random() * 256)));
+      }
+      try {
+        decodeMessage(schema, version, new Reader(input));
+        // A strict prefix of a valid body can never decode: the reads are the same, the bytes run out.
+        expect(round % 3 === 1 && input.length < body.length, `${schema.name} v${version} accepted a truncated body`).toBe(false);
+        accepted++;
+      } catch (error) {
+        if (!(error instanceof ProtocolError)) throw error;
+        expect(error.context.message).toBe(schema.name);
+        rejected++;
+      }
+    }
+    expect(rejected).toBeGreaterThan(2000);
+    expect(accepted).toBeGreaterThan(0);
+  });
 });
 
 describe('api registry', () => {

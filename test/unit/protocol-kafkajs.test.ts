@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import * as protocol from '../../broker/protocol/apis/index.js';
 import { Reader, decodeMessage, encodeMessage } from '../../broker/protocol/codec.js';
+import { decodeRequestHeader, encodeResponse } from '../../broker/protocol/header.js';
 import type { ApiDefinition } from '../../broker/protocol/schema.js';
 
 /**
@@ -125,18 +126,20 @@ const cases: GoldenCase[] = [
   {
     folder: 'listOffsets',
     api: protocol.listOffsetsApi,
-    versions: range(1, 3),
+    versions: range(0, 3),
     kafkajsArgs: { replicaId: -1, isolationLevel: 1, topics: [{ topic: 't', partitions: [{ partition: 2, timestamp: -2 }] }] },
     expectedRequest: (v) => ({
       replicaId: -1,
       isolationLevel: v >= 2 ? 1 : 0,
-      topics: [{ name: 't', partitions: [{ partitionIndex: 2, timestamp: -2n }] }],
+      topics: [{ name: 't', partitions: [{ partitionIndex: 2, timestamp: -2n, maxNumOffsets: 1 }] }],
     }),
     response: () => ({
       throttleTimeMs: 0,
-      topics: [{ name: 't', partitions: [{ partitionIndex: 2, errorCode: 0, timestamp: -1n, offset: 42n }] }],
+      topics: [{ name: 't', partitions: [{ partitionIndex: 2, errorCode: 0, oldStyleOffsets: [42n], timestamp: -1n, offset: 42n }] }],
     }),
-    expectedKafkajs: () => ({ responses: [{ topic: 't', partitions: [{ partition: 2, errorCode: 0, offset: '42' }] }] }),
+    expectedKafkajs: (v) => ({
+      responses: [{ topic: 't', partitions: [{ partition: 2, errorCode: 0, ...(v === 0 ? { offsets: ['42'] } : { offset: '42' }) }] }],
+    }),
   },
   {
     folder: 'createTopics',
@@ -220,19 +223,25 @@ const cases: GoldenCase[] = [
   {
     folder: 'offsetCommit',
     api: protocol.offsetCommitApi,
-    versions: range(2, 5),
+    versions: range(0, 5),
     kafkajsArgs: {
       groupId: 'g',
       groupGenerationId: 4,
       memberId: 'm-1',
-      retentionTime: -1,
-      topics: [{ topic: 't', partitions: [{ partition: 0, offset: '99', metadata: 'meta' }] }],
+      retentionTime: 86_400_000,
+      topics: [{ topic: 't', partitions: [{ partition: 0, offset: '99', timestamp: 1_700_000_000_000, metadata: 'meta' }] }],
     },
-    expectedRequest: () => ({
+    expectedRequest: (v) => ({
       groupId: 'g',
-      generationIdOrMemberEpoch: 4,
-      memberId: 'm-1',
-      topics: [{ name: 't', partitions: [{ partitionIndex: 0, committedOffset: 99n, committedMetadata: 'meta' }] }],
+      generationIdOrMemberEpoch: v >= 1 ? 4 : -1,
+      memberId: v >= 1 ? 'm-1' : '',
+      retentionTimeMs: v >= 2 && v <= 4 ? 86_400_000n : -1n,
+      topics: [
+        {
+          name: 't',
+          partitions: [{ partitionIndex: 0, committedOffset: 99n, commitTimestamp: v === 1 ? 1_700_000_000_000n : -1n, committedMetadata: 'meta' }],
+        },
+      ],
     }),
     response: () => ({ throttleTimeMs: 0, topics: [{ name: 't', partitions: [{ partitionIndex: 0, errorCode: 0 }] }] }),
     expectedKafkajs: () => ({ responses: [{ topic: 't', partitions: [{ partition: 0, errorCode: 0 }] }] }),
@@ -240,7 +249,7 @@ const cases: GoldenCase[] = [
   {
     folder: 'offsetFetch',
     api: protocol.offsetFetchApi,
-    versions: range(3, 4),
+    versions: range(1, 4),
     kafkajsArgs: { groupId: 'g', topics: [{ topic: 't', partitions: [{ partition: 0 }, { partition: 1 }] }] },
     expectedRequest: () => ({ groupId: 'g', topics: [{ name: 't', partitionIndexes: [0, 1] }] }),
     response: () => ({
@@ -248,13 +257,16 @@ const cases: GoldenCase[] = [
       topics: [{ name: 't', partitions: [{ partitionIndex: 0, committedOffset: 12n, metadata: '', errorCode: 0 }] }],
       errorCode: 0,
     }),
-    expectedKafkajs: () => ({ responses: [{ topic: 't', partitions: [{ partition: 0, offset: '12', metadata: '', errorCode: 0 }] }], errorCode: 0 }),
+    expectedKafkajs: (v) => ({
+      responses: [{ topic: 't', partitions: [{ partition: 0, offset: '12', metadata: '', errorCode: 0 }] }],
+      ...(v >= 2 ? { errorCode: 0 } : {}),
+    }),
   },
   {
     folder: 'findCoordinator',
     api: protocol.findCoordinatorApi,
-    versions: range(1, 2),
-    kafkajsArgs: { coordinatorKey: 'g', coordinatorType: 0 },
+    versions: range(0, 2),
+    kafkajsArgs: { groupId: 'g', coordinatorKey: 'g', coordinatorType: 0 },
     expectedRequest: () => ({ key: 'g', keyType: 0 }),
     response: () => ({ throttleTimeMs: 0, errorCode: 0, errorMessage: null, nodeId: 1, host: '127.0.0.1', port: 9092 }),
     expectedKafkajs: () => ({ errorCode: 0, coordinator: { nodeId: 1, host: '127.0.0.1', port: 9092 } }),
@@ -262,7 +274,7 @@ const cases: GoldenCase[] = [
   {
     folder: 'joinGroup',
     api: protocol.joinGroupApi,
-    versions: [5],
+    versions: range(0, 5),
     kafkajsArgs: {
       groupId: 'g',
       sessionTimeout: 30000,
@@ -272,10 +284,10 @@ const cases: GoldenCase[] = [
       protocolType: 'consumer',
       groupProtocols: [{ name: 'RoundRobinAssigner', metadata: Buffer.from([0, 1, 2]) }],
     },
-    expectedRequest: () => ({
+    expectedRequest: (v) => ({
       groupId: 'g',
       sessionTimeoutMs: 30000,
-      rebalanceTimeoutMs: 60000,
+      rebalanceTimeoutMs: v >= 1 ? 60000 : -1,
       memberId: '',
       groupInstanceId: null,
       protocolType: 'consumer',
@@ -290,19 +302,19 @@ const cases: GoldenCase[] = [
       memberId: 'm-1',
       members: [{ memberId: 'm-1', groupInstanceId: null, metadata: Buffer.from([9, 8]) }],
     }),
-    expectedKafkajs: () => ({
+    expectedKafkajs: (v) => ({
       errorCode: 0,
       generationId: 3,
       groupProtocol: 'RoundRobinAssigner',
       leaderId: 'm-1',
       memberId: 'm-1',
-      members: [{ memberId: 'm-1', groupInstanceId: null, memberMetadata: Buffer.from([9, 8]) }],
+      members: [{ memberId: 'm-1', ...(v >= 5 ? { groupInstanceId: null } : {}), memberMetadata: Buffer.from([9, 8]) }],
     }),
   },
   {
     folder: 'syncGroup',
     api: protocol.syncGroupApi,
-    versions: [3],
+    versions: range(0, 3),
     kafkajsArgs: { groupId: 'g', generationId: 3, memberId: 'm-1', groupAssignment: [{ memberId: 'm-1', memberAssignment: Buffer.from([7]) }] },
     expectedRequest: () => ({
       groupId: 'g',
@@ -326,11 +338,11 @@ const cases: GoldenCase[] = [
   {
     folder: 'leaveGroup',
     api: protocol.leaveGroupApi,
-    versions: [3],
-    kafkajsArgs: { groupId: 'g', members: [{ memberId: 'm-1' }] },
-    expectedRequest: () => ({ groupId: 'g', members: [{ memberId: 'm-1', groupInstanceId: null }] }),
+    versions: range(0, 3),
+    kafkajsArgs: { groupId: 'g', memberId: 'm-1', members: [{ memberId: 'm-1' }] },
+    expectedRequest: (v) => (v >= 3 ? { groupId: 'g', memberId: '', members: [{ memberId: 'm-1', groupInstanceId: null }] } : { groupId: 'g', memberId: 'm-1', members: [] }),
     response: () => ({ throttleTimeMs: 0, errorCode: 0, members: [{ memberId: 'm-1', groupInstanceId: null, errorCode: 0 }] }),
-    expectedKafkajs: () => ({ errorCode: 0, members: [{ memberId: 'm-1', groupInstanceId: null, errorCode: 0 }] }),
+    expectedKafkajs: (v) => ({ errorCode: 0, ...(v >= 3 ? { members: [{ memberId: 'm-1', groupInstanceId: null, errorCode: 0 }] } : {}) }),
   },
   {
     folder: 'listGroups',
@@ -534,4 +546,21 @@ describe('record batches pass through Produce and Fetch untouched', () => {
       });
     });
   }
+
+  it('a whole kafkajs request frame (size, header v1, body) decodes through the header path', async () => {
+    type FrameEncoder = (args: { correlationId: number; clientId: string; request: KafkajsRequest }) => Promise<KafkajsEncoder>;
+    const encodeFrame = require('kafkajs/src/protocol/request.js') as FrameEncoder;
+    const metadataV6 = require('kafkajs/src/protocol/requests/metadata/v6/request.js') as KafkajsRequestFactory;
+    const frame = (await encodeFrame({ correlationId: 31, clientId: 'klab-test', request: metadataV6({ topics: ['a'] }) })).buffer;
+    expect(frame.readInt32BE(0)).toBe(frame.length - 4);
+    const reader = new Reader(frame, 4);
+    expect(decodeRequestHeader(reader)).toEqual({ apiKey: 3, apiVersion: 6, correlationId: 31, clientId: 'klab-test' });
+    expect(decodeMessage(protocol.metadataApi.request, 6, reader)).toMatchObject({ topics: [{ name: 'a' }], allowAutoTopicCreation: true });
+
+    // And the response frame klab writes is what kafkajs's connection expects: size, correlation id, body.
+    const response = Buffer.concat(encodeResponse(protocol.metadataApi, 6, 31, { brokers: [], topics: [] }));
+    expect(response.readInt32BE(0)).toBe(response.length - 4);
+    expect(response.readInt32BE(4)).toBe(31);
+    expect(await kafkajsDecodeResponse('metadata', 6, response.subarray(8))).toMatchObject({ brokers: [], topicMetadata: [] });
+  });
 });
