@@ -8,10 +8,11 @@ import type { BrokerConfig, HostPort } from './config.js';
 import { formatHostPort } from './config.js';
 import type { TopicImage } from './controller/metadata-image.js';
 import { invalidTopicNameReason, MetadataStore } from './controller/metadata-store.js';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import { topicConfigSpecs } from './controller/topic-configs.js';
 import { apiVersionsBody } from './handlers/18-api-versions.js';
 import { handlersByKey } from './handlers/index.js';
-import type { AnyApiHandler, RequestContext } from './handlers/types.js';
+import { CloseConnectionError, type AnyApiHandler, type RequestContext } from './handlers/types.js';
 import type { Logger } from './log.js';
 import type { BrokerMetrics } from './metrics/broker-metrics.js';
 import type { ConnectionInfo, FrameHandler, ResponseFrame } from './net/connection.js';
@@ -54,10 +55,11 @@ export class Broker implements FrameHandler {
   private readonly closeHooks: Array<() => Promise<void> | void> = [];
 
   private constructor(
+    private readonly dataDirLock: DataDirLock,
     readonly config: BrokerConfig,
     readonly metadata: MetadataStore,
     readonly logs: LogManager,
-    readonly log: Logger,
+    readonly logger: Logger,
     readonly metrics: BrokerMetrics,
   ) {
     this.advertised = config.advertise ?? config.listen;
@@ -68,6 +70,7 @@ export class Broker implements FrameHandler {
 
   /** Loads metadata, opens (recovering) every partition log, and reconciles the two. */
   static async open(config: BrokerConfig, log: Logger, metrics: BrokerMetrics): Promise<Broker> {
+    const dataDirLock = lockDataDir(config.dataDir, log);
     const metadata = MetadataStore.open(config.dataDir, log.child('metadata'));
     const logs = await LogManager.open({
       dataDir: config.dataDir,
@@ -76,7 +79,7 @@ export class Broker implements FrameHandler {
       flushIntervalMs: config.fsyncIntervalMs,
       logger: log.child('storage'),
     });
-    const broker = new Broker(config, metadata, logs, log, metrics);
+    const broker = new Broker(dataDirLock, config, metadata, logs, log, metrics);
     await broker.reconcile();
     log.info('broker state loaded', {
       nodeId: config.nodeId,
@@ -98,7 +101,7 @@ export class Broker implements FrameHandler {
 
   setAdvertisedAddress(address: HostPort): void {
     this.advertised = address;
-    this.log.info(`advertising ${formatHostPort(address)}`);
+    this.logger.info(`advertising ${formatHostPort(address)}`);
   }
 
   // ---- requests --------------------------------------------------------------------------
@@ -151,7 +154,8 @@ export class Broker implements FrameHandler {
   }
 
   private unexpectedFailure(handler: AnyApiHandler, request: unknown, context: RequestContext, error: unknown): unknown {
-    this.log.error('request failed unexpectedly', {
+    if (error instanceof CloseConnectionError) throw error;
+    this.logger.error('request failed unexpectedly', {
       api: handler.api.name,
       version: context.apiVersion,
       remote: context.connection.remote,
@@ -207,7 +211,7 @@ export class Broker implements FrameHandler {
     const created = (async () => {
       try {
         await this.openPartitions(topic, 0);
-        this.log.info('topic created', { topic: name, topicId: topic.topicId, partitions });
+        this.logger.info('topic created', { topic: name, topicId: topic.topicId, partitions });
         return topic;
       } finally {
         this.creating.delete(name);
@@ -231,7 +235,7 @@ export class Broker implements FrameHandler {
     try {
       return await this.createTopic(name, this.config.defaultPartitions, {});
     } catch (error) {
-      this.log.error('auto-creating a topic failed', { topic: name, reason: describeError(error) });
+      this.logger.error('auto-creating a topic failed', { topic: name, reason: describeError(error) });
       return ErrorCode.KAFKA_STORAGE_ERROR;
     }
   }
@@ -244,14 +248,14 @@ export class Broker implements FrameHandler {
       this.appendCounts.delete(key);
       this.wake(key);
     }
-    this.log.info('topic deleted', { topic: topic.name, topicId: topic.topicId });
+    this.logger.info('topic deleted', { topic: topic.name, topicId: topic.topicId });
   }
 
   async addPartitions(topic: TopicImage, count: number): Promise<void> {
     const previous = topic.partitions;
     this.metadata.setPartitionCount(topic, count);
     await this.openPartitions(topic, previous);
-    this.log.info('partitions added', { topic: topic.name, from: previous, to: count });
+    this.logger.info('partitions added', { topic: topic.name, from: previous, to: count });
   }
 
   /** Every supported topic config with its value for a topic with these overrides. */
@@ -344,11 +348,11 @@ export class Broker implements FrameHandler {
   }
 
   reportStorageError(operation: string, error: StorageError): void {
-    this.metrics.requestErrors.inc({ api: operation, error: errorName(error.kafkaErrorCode) });
+    this.metrics.storageErrors.inc({ operation, error: errorName(error.kafkaErrorCode) });
     if (error.kafkaErrorCode === ErrorCode.KAFKA_STORAGE_ERROR) {
-      this.log.error('storage error', { operation, partition: error.partition, reason: error.message });
+      this.logger.error('storage error', { operation, partition: error.partition, reason: error.message });
     } else {
-      this.log.debug('request rejected by storage', { operation, partition: error.partition, reason: error.message });
+      this.logger.debug('request rejected by storage', { operation, partition: error.partition, reason: error.message });
     }
   }
 
@@ -380,11 +384,12 @@ export class Broker implements FrameHandler {
       try {
         await hook();
       } catch (error) {
-        this.log.error('close hook failed', { reason: describeError(error) });
+        this.logger.error('close hook failed', { reason: describeError(error) });
       }
     }
     await this.logs.close();
     this.metadata.close();
+    this.dataDirLock.release();
   }
 
   // ---- startup -----------------------------------------------------------------------------
@@ -409,18 +414,18 @@ export class Broker implements FrameHandler {
       const known = image.topic(topic);
       if (known && partition < known.partitions) continue;
       if (known) {
-        this.log.warn('keeping a partition log beyond the topic\'s partition count untouched', { topic, partition });
+        this.logger.warn('keeping a partition log beyond the topic\'s partition count untouched', { topic, partition });
         continue;
       }
       if (image.removedTopicNames.has(topic)) {
-        this.log.warn('removing leftover partition log', { topic, partition });
+        this.logger.warn('removing leftover partition log', { topic, partition });
         await this.logs.deletePartition(topic, partition);
         continue;
       }
       found.set(topic, Math.max(found.get(topic) ?? 0, partition + 1));
     }
     for (const [topic, partitions] of found) {
-      this.log.warn('adopting partition logs missing from the metadata log', { topic, partitions });
+      this.logger.warn('adopting partition logs missing from the metadata log', { topic, partitions });
       this.metadata.createTopic(topic, partitions, {});
     }
     for (const topic of image.topics()) await this.openPartitions(topic, 0);

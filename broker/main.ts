@@ -31,7 +31,11 @@ async function main(): Promise<void> {
   }
   const log = rootLogger;
   const metrics = createBrokerMetrics();
-  const broker = await Broker.open(config, log, metrics);
+  const broker = await Broker.open(config, log, metrics).catch((error: Error) => {
+    // Expected failures (data dir in use, unreadable, not writable) deserve a line, not a stack.
+    log.error('cannot open the data dir', { dataDir: config.dataDir, reason: error.message });
+    process.exit(1);
+  });
   const server = await startKafkaServer({
     listen: config.listen,
     limits: { maxFrameBytes: config.maxFrameBytes, maxInFlight: 256, maxWriteBufferBytes: 16 * 1024 * 1024 },

@@ -1,11 +1,11 @@
 // Produce: appends each partition's record batches to its log and answers per partition, so
 // one failing partition (unknown, corrupt batch, disk error) never fails the others. acks=0
-// gets no response at all; acks=1 and acks=-1 are the same on a single node (the leader is
+// gets no response at all (a failure closes the connection instead); acks=1 and acks=-1 are the same on a single node (the leader is
 // the whole ISR), and both wait for the append — including its fsync when fsync=always.
 import { produceApi } from '../protocol/apis/00-produce.js';
-import { ErrorCode } from '../protocol/errors.js';
+import { ErrorCode, errorName } from '../protocol/errors.js';
 import { StorageError } from '../storage/errors.js';
-import { defineHandler, type RequestOf, type ResponseOf } from './types.js';
+import { CloseConnectionError, defineHandler, type RequestOf, type ResponseOf } from './types.js';
 
 type PartitionResponse = ResponseOf<typeof produceApi>['responses'][number]['partitionResponses'][number];
 
@@ -60,6 +60,19 @@ export const produceHandler = defineHandler({
       });
       return { name: topicData.name, partitionResponses: await Promise.all(partitionResponses) };
     });
-    return { responses: await Promise.all(responses), throttleTimeMs: 0 };
+    const response = { responses: await Promise.all(responses), throttleTimeMs: 0 };
+    if (request.acks === 0) {
+      // No response carries the error, so (as Kafka does) closing the connection is the signal
+      // that makes the producer refresh its metadata.
+      for (const topic of response.responses) {
+        const failedPartition = topic.partitionResponses.find((partition) => partition.errorCode !== ErrorCode.NONE);
+        if (failedPartition) {
+          throw new CloseConnectionError(
+            `acks=0 produce to ${topic.name}-${failedPartition.index} failed with ${errorName(failedPartition.errorCode)}`,
+          );
+        }
+      }
+    }
+    return response;
   },
 });

@@ -1,6 +1,6 @@
 // FindCoordinator: a single node coordinates every group and transactional id, so the answer is
-// this broker — once `__consumer_offsets` exists and is loaded (created on the first request, as
-// Kafka does). v4 answers a batch of keys.
+// this broker — for groups once `__consumer_offsets` exists and is loaded (it is created by the
+// first request, as Kafka does). v4 answers a batch of keys.
 import { findCoordinatorApi } from '../protocol/apis/10-find-coordinator.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { coordinatorServices } from '../coordinator/service.js';
@@ -23,17 +23,40 @@ function failure(errorCode: number, errorMessage: string | null): Answer {
   return { errorCode, errorMessage, nodeId: -1, host: '', port: -1 };
 }
 
+/** How long a FindCoordinator waits for the group state to load before answering anyway. */
+const LOAD_WAIT_MS = 5_000;
+
 async function locate(keyType: number, { broker }: RequestContext): Promise<Answer> {
   if (keyType !== KEY_TYPE_GROUP && keyType !== KEY_TYPE_TRANSACTION) {
     return failure(ErrorCode.INVALID_REQUEST, `unknown coordinator key type ${keyType}`);
   }
-  try {
-    await coordinatorServices(broker).ensureLoaded();
-  } catch {
+  if (keyType === KEY_TYPE_GROUP && !(await groupStateUsable(broker))) {
     return failure(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the group coordinator could not load its state');
   }
   const { host, port } = broker.advertisedAddress;
   return { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: broker.nodeId, host, port };
+}
+
+/**
+ * False when loading `__consumer_offsets` failed. A long load answers after LOAD_WAIT_MS with
+ * this node all the same: group requests then get COORDINATOR_LOAD_IN_PROGRESS, as from Kafka.
+ */
+async function groupStateUsable(broker: RequestContext['broker']): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const stillLoading = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(true), LOAD_WAIT_MS);
+  });
+  const loaded = coordinatorServices(broker)
+    .ensureLoaded()
+    .then(
+      () => true,
+      () => false,
+    );
+  try {
+    return await Promise.race([loaded, stillLoading]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function respond(version: number, keys: string[], answers: Answer[]): Response {

@@ -35,6 +35,14 @@ export interface AnyApiHandler {
   expectsResponse?(request: never): boolean;
 }
 
+/**
+ * Thrown by a handler when the only way to tell the client something is to close its
+ * connection (e.g. a failed acks=0 produce, which has no response to carry an error).
+ */
+export class CloseConnectionError extends Error {
+  override readonly name = 'CloseConnectionError';
+}
+
 export function defineHandler<A extends ApiDefinition>(handler: ApiHandler<A>): ApiHandler<A> {
   return handler;
 }

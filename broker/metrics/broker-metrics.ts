@@ -7,8 +7,8 @@ export function createBrokerMetrics() {
   return {
     registry,
     requests: registry.register(new Counter('klab_broker_requests_total', 'Requests handled, by API name.')),
-    requestErrors: registry.register(
-      new Counter('klab_broker_request_errors_total', 'Per-partition or per-resource error codes returned, by API and code.'),
+    storageErrors: registry.register(
+      new Counter('klab_broker_storage_errors_total', 'Partition operations refused or failed by storage, by operation and error.'),
     ),
     requestSeconds: registry.register(
       new Histogram('klab_broker_request_duration_seconds', 'Time from a request arriving to its response being queued.', [
@@ -19,7 +19,7 @@ export function createBrokerMetrics() {
     bytesOut: registry.register(new Counter('klab_broker_network_sent_bytes_total', 'Response bytes sent.')),
     connections: registry.register(new Gauge('klab_broker_connections', 'Open client connections.')),
     connectionsClosed: registry.register(
-      new Counter('klab_broker_connections_closed_total', 'Client connections closed, by reason.'),
+      new Counter('klab_broker_connections_closed_total', 'Client connections closed, by cause.'),
     ),
     producedRecords: registry.register(
       new Counter('klab_broker_produced_records_total', 'Records appended to partition logs, by topic.'),

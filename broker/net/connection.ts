@@ -4,7 +4,6 @@
 // Reading pauses while too many responses are outstanding or the socket's write buffer is
 // full, so a slow reader cannot make the broker buffer without bound.
 import type { Socket } from 'node:net';
-import type { Logger } from '../log.js';
 
 /** The chunks of one whole response frame, size prefix included; `null` means send nothing (acks=0). */
 export type ResponseFrame = readonly Buffer[] | null;
@@ -32,10 +31,13 @@ export interface ConnectionLimits {
   maxWriteBufferBytes: number;
 }
 
+/** Who ended a connection: the client, the network, the broker over bad input, or shutdown. */
+export type CloseCause = 'client' | 'socket-error' | 'broker' | 'shutdown';
+
 export interface ConnectionEvents {
   bytesIn(count: number): void;
   bytesOut(count: number): void;
-  closed(connection: Connection, reason: string): void;
+  closed(connection: Connection, cause: CloseCause, reason: string): void;
 }
 
 interface PendingResponse {
@@ -60,13 +62,12 @@ export class Connection implements ConnectionInfo {
     private readonly handler: FrameHandler,
     private readonly limits: ConnectionLimits,
     private readonly events: ConnectionEvents,
-    private readonly log: Logger,
   ) {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.maybeResume());
-    socket.on('error', (error) => this.close(`socket error: ${error.message}`));
-    socket.on('close', () => this.close('closed by client'));
+    socket.on('error', (error) => this.close(`socket error: ${error.message}`, 'socket-error'));
+    socket.on('close', () => this.close('closed by client', 'client'));
     socket.on('end', () => {
       // The client finished sending; answer what it asked, then close our side.
       this.draining = true;
@@ -81,14 +82,14 @@ export class Connection implements ConnectionInfo {
     await this.whenIdle();
   }
 
-  close(reason: string): void {
+  close(reason: string, cause: CloseCause = 'broker'): void {
     if (this.closed) return;
     this.closed = true;
     this.pending.length = 0;
     this.chunks.length = 0;
     this.socket.destroy();
     for (const waiter of this.idleWaiters.splice(0)) waiter();
-    this.events.closed(this, reason);
+    this.events.closed(this, cause, reason);
   }
 
   private whenIdle(): Promise<void> {
@@ -112,12 +113,11 @@ export class Connection implements ConnectionInfo {
       }
       const size = this.peekSize();
       if (size < 0 || size > this.limits.maxFrameBytes) {
-        this.log.warn('closing connection: frame size out of range', {
-          remote: this.remote,
-          frameBytes: size,
-          maxFrameBytes: this.limits.maxFrameBytes,
-        });
-        this.close(`frame of ${size} bytes exceeds the maximum of ${this.limits.maxFrameBytes} bytes`);
+        this.close(
+          size < 0
+            ? `frame size ${size} is negative`
+            : `frame of ${size} bytes exceeds the maximum of ${this.limits.maxFrameBytes} bytes (--max-frame-bytes)`,
+        );
         return;
       }
       if (this.buffered < sizePrefixBytes + size) break;

@@ -36,16 +36,14 @@ export async function startKafkaServer(options: {
       {
         bytesIn: (count) => metrics.bytesIn.inc({}, count),
         bytesOut: (count) => metrics.bytesOut.inc({}, count),
-        closed: (closed, reason) => {
+        closed: (closed, cause, reason) => {
           connections.delete(closed);
           metrics.connections.dec();
-          const kind = reason === 'closed by client' ? 'client' : reason.startsWith('socket error') ? 'socket_error' : 'broker';
-          metrics.connectionsClosed.inc({ reason: kind });
-          if (kind === 'broker') log.warn('connection closed', { remote, reason });
-          else log.debug('connection closed', { remote, reason });
+          metrics.connectionsClosed.inc({ cause });
+          if (cause === 'client' || cause === 'shutdown') log.debug('connection closed', { remote, cause, reason });
+          else log.warn('connection closed', { remote, cause, reason });
         },
       },
-      log,
     );
     connections.add(connection);
     metrics.connections.inc();
@@ -68,7 +66,7 @@ export async function startKafkaServer(options: {
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       const drained = Promise.all([...connections].map((connection) => connection.drain()));
       await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
-      for (const connection of [...connections]) connection.close('broker shutting down');
+      for (const connection of [...connections]) connection.close('broker shutting down', 'shutdown');
       await stopped;
     },
   };

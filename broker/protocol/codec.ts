@@ -684,7 +684,12 @@ function decodeSource(plan: FieldPlan, ref: string, flexible: boolean, target: s
   if (plan.kind === Kind.Array) {
     const item = plan.itemKind === Kind.Struct ? `${ref}.struct.decode(r)` : readExpression(plan.itemKind, flexible, false);
     const onNull = plan.nullable ? `${target} = null;` : `throw h.notNullable('array', r);`;
-    return `{ const n = r.arrayLength(${flexible}); if (n < 0) { ${onNull} } else { const a = new Array(n); for (let i = 0; i < n; i++) a[i] = ${item}; ${target} = a; } }`;
+    return [
+      `{ const n = r.arrayLength(${flexible});`,
+      `if (n < 0) { ${onNull} } else {`,
+      `const a = new Array(n); for (let i = 0; i < n; i++) a[i] = ${item};`,
+      `${target} = a; } }`,
+    ].join(' ');
   }
   if (plan.kind === Kind.Struct) {
     return plan.nullable ? `${target} = r.int8() < 0 ? null : ${ref}.struct.decode(r);` : `${target} = ${ref}.struct.decode(r);`;
@@ -706,7 +711,12 @@ function encodeSource(plan: FieldPlan, ref: string, flexible: boolean, value: st
     const onNull = plan.nullable ? `w.arrayLength(-1, ${flexible});` : `throw h.notNullable('array');`;
     const item =
       plan.itemKind === Kind.Struct ? `${ref}.struct.encode(w, ${value}[i]);` : writeStatement(plan.itemKind, flexible, false, `${value}[i]`);
-    return `if (${value} === null) { ${onNull} } else { if (!Array.isArray(${value})) throw h.notArray(${value}); w.arrayLength(${value}.length, ${flexible}); for (let i = 0; i < ${value}.length; i++) { ${item} } }`;
+    return [
+      `if (${value} === null) { ${onNull} } else {`,
+      `if (!Array.isArray(${value})) throw h.notArray(${value});`,
+      `w.arrayLength(${value}.length, ${flexible});`,
+      `for (let i = 0; i < ${value}.length; i++) { ${item} } }`,
+    ].join(' ');
   }
   if (plan.kind === Kind.Struct) {
     const onNull = plan.nullable ? 'w.int8(-1);' : `throw h.notNullable('struct');`;

@@ -4,7 +4,7 @@
 import { CommanderError } from 'commander';
 import type { Command } from 'commander';
 import { KlabError, exitCodes } from '../errors.js';
-import { activeRunLogPath } from '../run/log.js';
+import { takeRunLogPath } from '../run/log.js';
 
 function exitOverrideEverywhere(command: Command): void {
   command.exitOverride();
@@ -17,6 +17,7 @@ function printError(lines: string[]): void {
 
 export async function runMain(program: Command, argv: readonly string[]): Promise<void> {
   exitOverrideEverywhere(program);
+  takeRunLogPath();
   try {
     await program.parseAsync([...argv]);
   } catch (error) {
@@ -25,7 +26,7 @@ export async function runMain(program: Command, argv: readonly string[]): Promis
 }
 
 function exitCodeFor(error: unknown): number {
-  const log = activeRunLogPath();
+  const log = takeRunLogPath();
   const logLine = log ? [`Log: ${log}`] : [];
   if (error instanceof CommanderError) {
     // Commander has printed its message (or the help) already.

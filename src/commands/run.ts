@@ -66,7 +66,7 @@ async function up(global: GlobalOptions, flags: RunFlags, command: string, plan:
       summaries = await runStages(session, stages, flags, plan);
     } catch (error) {
       if (flags.json === true) {
-        const exitCode = error instanceof KlabError ? error.exitCode : exitCodes.internal;
+        const exitCode = session.interrupted ? exitCodes.interrupted : error instanceof KlabError ? error.exitCode : exitCodes.internal;
         const message = error instanceof Error ? error.message : String(error);
         out(JSON.stringify({ time: new Date().toISOString(), type: 'run-end', status: 'failed', exitCode, message, log: session.log.path }));
       }
@@ -116,7 +116,7 @@ async function status(global: GlobalOptions, flags: { json?: boolean }): Promise
     for (const row of rows) {
       out([row.stage.id.padEnd(width), ...hostNames.map((h, i) => (row.cells.get(h)?.status ?? '').padEnd(columns[i] ?? 8))].join('  ').trimEnd());
     }
-    out('done: finished with the current playbook; outdated: finished with an older playbook or inventory; missing: not finished; n/a: stage does not touch this host');
+    out('done: finished with the current playbook; outdated: finished with an older playbook, template or inventory; missing: not finished; n/a: stage does not touch this host');
   });
 }
 

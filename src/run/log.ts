@@ -6,11 +6,13 @@ import path from 'node:path';
 import type { EngineEvent, Reporter } from '../stages/events.js';
 import type { CommandLogger, CommandRecord } from '../transport/host.js';
 
-let active: RunLog | undefined;
+let latest: RunLog | undefined;
 
-/** The log file of the run in progress, for the error screen. */
-export function activeRunLogPath(): string | undefined {
-  return active?.path;
+/** The log file of the latest run, for the error screen; taking it forgets it, so a later error never names an older run's log. */
+export function takeRunLogPath(): string | undefined {
+  const path = latest?.path;
+  latest = undefined;
+  return path;
 }
 
 function indent(text: string, prefix: string): string {
@@ -26,7 +28,7 @@ export class RunLog implements Reporter {
 
   private constructor(readonly path: string) {
     this.fd = openSync(path, 'a', 0o600);
-    active = this;
+    latest = this;
   }
 
   /** Opens `<dir>/<time>-<command>.log` (the folder is created 0700). */

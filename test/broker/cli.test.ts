@@ -70,6 +70,15 @@ describe('configuration errors', () => {
   });
 });
 
+describe('data dir ownership', () => {
+  it('refuses to start a second broker on a data dir a running broker holds', async () => {
+    const first = await broker({});
+    const second = await runBroker(['--node-id', '1', '--listen', '127.0.0.1:0', '--data-dir', first.dataDir]);
+    expect(second.exitCode).toBe(1);
+    expect(second.stderr).toMatch(new RegExp(`in use by another klab-broker \\(pid ${first.pid} on this host\\)`));
+  });
+});
+
 describe('settings from flags and environment', () => {
   it('takes settings from KLAB_BROKER_* variables', async () => {
     const node = await broker({ env: { KLAB_BROKER_DEFAULT_PARTITIONS: '5' } });

@@ -228,6 +228,17 @@ describe('malformed frames', () => {
     expect(closed).toBeGreaterThan(0);
   });
 
+  it('closes the connection of an acks=0 produce that failed, since no response can carry the error', async () => {
+    const client = await WireClient.connect(broker.port);
+    client.sendRequest(produceApi, 7, {
+      acks: 0,
+      timeoutMs: 1_000,
+      topicData: [{ name: 'bad/name', partitionData: [{ index: 0, records: buildBatch([{ value: Buffer.from('x') }]) }] }],
+    });
+    await expectClosed(client);
+    expect(broker.logs()).toMatch(/acks=0 produce to bad\/name-0 failed with INVALID_TOPIC_EXCEPTION/);
+  });
+
   it('survives a client that sends half a frame and disconnects', async () => {
     const client = await WireClient.connect(broker.port);
     const whole = produceFrame(5, buildBatch([{ value: Buffer.from('half') }]));

@@ -119,5 +119,7 @@ describe('klab run commands against real sshd hosts', () => {
     expect(result.code).toBe(exitCodes.usage);
     expect(result.stderr).toContain('unknown stage "kernal"');
     expect(result.stderr).toContain('03-kernel');
+    // No run started, so no log is named (not even an earlier command's).
+    expect(result.stderr).not.toContain('Log:');
   });
 });

@@ -422,7 +422,9 @@ describe('group coordinator: timers and leaving', () => {
 
   it('forgets a reserved member id that is never used', async () => {
     const reserved = await coordinator.joinGroup(joinParams({ requireKnownMemberId: true }));
+    expect(coordinator.groupState('g')).toBe('Empty');
     clock.advance(SESSION + 1);
+    expect(coordinator.groupState('g')).toBeNull();
     // The reservation expired, and the group never had a member: that id is unknown now.
     const late = await coordinator.joinGroup(joinParams({ memberId: reserved.memberId }));
     expect(late.errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID);

@@ -45,7 +45,7 @@ async function kafkajsBatch(): Promise<Buffer> {
   return records;
 }
 
-function startStandInBroker(storedBatch = Buffer.alloc(0)): Promise<{ port: number; seen: Seen; close: () => Promise<void> }> {
+function startStandInBroker(storedBatch: Buffer = Buffer.alloc(0)): Promise<{ port: number; seen: Seen; close: () => Promise<void> }> {
   const seen: Seen = {
     apiVersionsRequests: [],
     metadataVersions: [],
