@@ -47,7 +47,11 @@ function run(command, args, { stdout = 'ignore' } = {}) {
     let stderr = '';
     let lines = 0;
     child.stderr.on('data', (chunk) => (stderr += chunk));
-    if (stdout === 'pipe') child.stdout.on('data', (chunk) => { for (const byte of chunk) if (byte === 10) lines++; });
+    if (stdout === 'pipe') {
+      child.stdout.on('data', (chunk) => {
+        for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) lines++;
+      });
+    }
     child.once('exit', (code) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       if (code !== 0) reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr}`));

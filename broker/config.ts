@@ -60,7 +60,17 @@ const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
     .pipe(z.number().int().min(min).max(max));
 
 const flagSpecs: readonly FlagSpec[] = [
-  { flag: 'node-id', key: 'nodeId', schema: integer(0, 2 ** 31 - 1), expected: 'an integer ≥ 0' },
+  {
+    flag: 'node-id',
+    key: 'nodeId',
+    // A StatefulSet pod's name ends in its ordinal, so the pod name itself may be passed.
+    schema: z
+      .string()
+      .regex(/^(?:[a-z0-9.-]*-)?\d{1,10}$/)
+      .transform((text) => Number(/(\d+)$/.exec(text)![1]))
+      .pipe(z.number().int().min(0).max(2 ** 31 - 1)),
+    expected: 'an integer ≥ 0, or a StatefulSet pod name ending in -N',
+  },
   {
     flag: 'listen',
     key: 'listen',
@@ -144,6 +154,8 @@ export const usage = [
       `  --${spec.flag.padEnd(20)} ${envName(spec.flag).padEnd(34)} ${spec.expected}` +
       (spec.defaultValue === undefined ? '' : ` [default ${spec.defaultValue}]`),
   ),
+  '',
+  'Log lines go to stderr; KLAB_BROKER_LOG_LEVEL=debug|info|warn|error sets how many [default info].',
 ].join('\n');
 
 /** Parses flags and environment into a config; throws ConfigError naming the flag and variable. */
@@ -154,7 +166,6 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Bro
       args: [...argv],
       options: {
         ...Object.fromEntries(flagSpecs.map((spec) => [spec.flag, { type: 'string' as const }])),
-        help: { type: 'boolean' as const },
       },
       strict: true,
       allowPositionals: false,
@@ -162,7 +173,6 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Bro
   } catch (error) {
     throw new ConfigError(`${(error as Error).message}\n\n${usage}`);
   }
-  if (values.help) throw new ConfigError(usage);
 
   const config: Record<string, unknown> = { advertise: null, metrics: null };
   for (const spec of flagSpecs) {

@@ -3,7 +3,7 @@
 // (stop accepting, answer what was read, flush and close the logs).
 import os from 'node:os';
 import { Broker } from './broker.js';
-import { ConfigError, formatHostPort, loadConfig, type HostPort } from './config.js';
+import { ConfigError, formatHostPort, loadConfig, usage, type HostPort } from './config.js';
 import { rootLogger } from './log.js';
 import { createBrokerMetrics } from './metrics/broker-metrics.js';
 import { startMetricsServer, type MetricsServer } from './metrics/http.js';
@@ -11,6 +11,10 @@ import { startKafkaServer } from './net/server.js';
 
 const shutdownGraceMs = 5_000;
 const exitUsage = 2;
+/** Requests read from one connection but not yet answered before the broker stops reading it. */
+const maxInFlightPerConnection = 256;
+/** Unread response bytes queued for one client before the broker stops reading its requests. */
+const maxWriteBufferBytes = 16 * 1024 * 1024;
 
 function defaultAdvertised(listen: HostPort): HostPort {
   // A wildcard address means nothing to a client; the host name is what Kafka falls back to too.
@@ -19,6 +23,10 @@ function defaultAdvertised(listen: HostPort): HostPort {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--help')) {
+    process.stdout.write(`${usage}\n`);
+    return;
+  }
   let config;
   try {
     config = loadConfig(process.argv.slice(2), process.env);
@@ -38,7 +46,7 @@ async function main(): Promise<void> {
   });
   const server = await startKafkaServer({
     listen: config.listen,
-    limits: { maxFrameBytes: config.maxFrameBytes, maxInFlight: 256, maxWriteBufferBytes: 16 * 1024 * 1024 },
+    limits: { maxFrameBytes: config.maxFrameBytes, maxInFlight: maxInFlightPerConnection, maxWriteBufferBytes },
     handler: broker,
     log: log.child('net'),
     metrics,

@@ -34,7 +34,7 @@ async function loadGroups(topic: OffsetsTopic, groups: GroupCoordinator, log: Lo
 }
 
 function createServices(broker: Broker): CoordinatorServices {
-  const log = broker.log.child('coordinator');
+  const log = broker.logger.child('coordinator');
   const existing = broker.topic(OFFSETS_TOPIC);
   const offsetsTopic = new OffsetsTopic(broker, log);
   const groups = new GroupCoordinator(

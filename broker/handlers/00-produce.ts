@@ -1,7 +1,8 @@
 // Produce: appends each partition's record batches to its log and answers per partition, so
 // one failing partition (unknown, corrupt batch, disk error) never fails the others. acks=0
-// gets no response at all (a failure closes the connection instead); acks=1 and acks=-1 are the same on a single node (the leader is
-// the whole ISR), and both wait for the append — including its fsync when fsync=always.
+// gets no response at all (a failure closes the connection instead). acks=1 and acks=-1 are
+// the same on a single node (the leader is the whole ISR): both wait for the append,
+// including its fsync when fsync=always.
 import { produceApi } from '../protocol/apis/00-produce.js';
 import { ErrorCode, errorName } from '../protocol/errors.js';
 import { StorageError } from '../storage/errors.js';

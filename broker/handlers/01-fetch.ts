@@ -50,6 +50,12 @@ async function readOnce(broker: Broker, request: FetchRequest): Promise<ReadOutc
         partitions.push(partitionError(partitionRequest.partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
         continue;
       }
+      const epochError = broker.leaderEpochError(partitionRequest.currentLeaderEpoch);
+      if (epochError !== ErrorCode.NONE) {
+        hasError = true;
+        partitions.push(partitionError(partitionRequest.partition, epochError));
+        continue;
+      }
       const key = broker.partitionKey(topicRequest.topic, partitionRequest.partition);
       watched.set(key, broker.appendCount(key));
       const limit = Math.min(partitionRequest.partitionMaxBytes, remaining);

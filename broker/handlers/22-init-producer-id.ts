@@ -13,7 +13,7 @@ export const initProducerIdHandler = defineHandler({
   async handle(request, { broker }) {
     const refuse = (errorCode: number) => ({ throttleTimeMs: 0, errorCode, producerId: -1n, producerEpoch: -1 });
     if (request.transactionalId !== null) {
-      broker.log.warn('refusing InitProducerId for a transactional id: transactions are not supported', {
+      broker.logger.warn('refusing InitProducerId for a transactional id: transactions are not supported', {
         transactionalId: request.transactionalId,
       });
       return refuse(ErrorCode.INVALID_REQUEST);
@@ -22,7 +22,7 @@ export const initProducerIdHandler = defineHandler({
     try {
       producerId = await (await producerIdManager(broker)).allocate();
     } catch (error) {
-      broker.log.error('cannot allocate a producer id', { reason: error instanceof Error ? error.message : String(error) });
+      broker.logger.error('cannot allocate a producer id', { reason: error instanceof Error ? error.message : String(error) });
       // Retriable for clients: the next attempt may find the disk writable again.
       return refuse(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     }

@@ -95,7 +95,7 @@ async function status(global: GlobalOptions, flags: { json?: boolean }): Promise
       const cells = new Map(
         hostNames.map((h) => {
           const marker = markers.get(h)?.get(stage.id);
-          const cell = { status: stageStatus(stage, h, targeted.has(h), markers.get(h), digests.get(h)) };
+          const cell = { status: stageStatus(stage, targeted.has(h), markers.get(h), digests.get(h)) };
           return [h, marker && cell.status !== 'n/a' ? { ...cell, finishedAt: marker.finishedAt, klabVersion: marker.klabVersion } : cell] as const;
         }),
       );

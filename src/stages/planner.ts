@@ -60,8 +60,13 @@ export function decideStage(
 
 export type StageStatus = 'done' | 'outdated' | 'missing' | 'n/a';
 
-/** One cell of `klab status`. */
-export function stageStatus(stage: Stage, host: string, targeted: boolean, markers: ReadonlyMap<string, StageMarker> | undefined, digest: string | undefined): StageStatus {
+/** One cell of `klab status`: a host's markers against the stage's current digest for that host. */
+export function stageStatus(
+  stage: Stage,
+  targeted: boolean,
+  markers: ReadonlyMap<string, StageMarker> | undefined,
+  digest: string | undefined,
+): StageStatus {
   if (!targeted) return 'n/a';
   const marker = markers?.get(stage.id);
   if (!marker) return 'missing';

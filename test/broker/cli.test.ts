@@ -91,6 +91,18 @@ describe('settings from flags and environment', () => {
     }
   });
 
+  it('takes the node id from a StatefulSet pod name', async () => {
+    const node = await broker({ env: { KLAB_BROKER_NODE_ID: 'klab-broker-3' }, nodeIdFromEnvironment: true });
+    const client = await WireClient.connect(node.port);
+    try {
+      const metadata = await client.request(metadataApi, 12, { topics: [] });
+      expect(metadata.brokers.map((entry) => entry.nodeId)).toEqual([3]);
+      expect(metadata.controllerId).toBe(3);
+    } finally {
+      client.destroy();
+    }
+  });
+
   it('advertises --advertise instead of the listen address', async () => {
     const node = await broker({ args: ['--advertise', 'broker-0.example.internal:31092'] });
     const client = await WireClient.connect(node.port);

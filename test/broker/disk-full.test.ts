@@ -48,7 +48,7 @@ describe('disk full', () => {
     // The error is retriable, so kafkajs wraps it even with retries: 0.
     expect(failure).toMatchObject({ cause: { type: 'KAFKA_STORAGE_ERROR' } });
     expect(acknowledged.length).toBeGreaterThan(0);
-    expect(broker.logs()).toMatch(/ENOSPC/);
+    await broker.waitForLog(/ENOSPC/);
 
     // Still full: another write fails the same way, and reads are unaffected.
     await expect(producer.send({ topic: 'filling', acks: -1, messages: [{ value: 'z'.repeat(256 * 1024) }] })).rejects.toMatchObject({

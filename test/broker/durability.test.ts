@@ -5,8 +5,10 @@
 import { appendFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { metadataApi } from '../../broker/protocol/apis/03-metadata.js';
 import { consumeWithKcat, kafkaClient } from '../support/broker-clients.js';
 import { startBroker, type BrokerProcess } from '../support/broker-process.js';
+import { WireClient } from '../support/broker-wire.js';
 
 const started: BrokerProcess[] = [];
 
@@ -20,10 +22,29 @@ afterEach(async () => {
   for (const process of started.splice(0)) await process.dispose();
 });
 
+/** Cluster id and topic ids as Metadata v12 reports them. */
+async function identities(port: number): Promise<{ clusterId: string | null; topicIds: Record<string, string> }> {
+  const client = await WireClient.connect(port);
+  try {
+    const metadata = await client.request(metadataApi, 12, { topics: null });
+    return {
+      clusterId: metadata.clusterId,
+      topicIds: Object.fromEntries(metadata.topics.map((topic) => [topic.name ?? '', topic.topicId])),
+    };
+  } finally {
+    client.destroy();
+  }
+}
+
 async function activeSegment(dataDir: string, partitionDir: string): Promise<string> {
   const dir = path.join(dataDir, partitionDir);
   const logs = (await readdir(dir)).filter((name) => name.endsWith('.log')).sort();
   return path.join(dir, logs.at(-1)!);
+}
+
+/** kafkajs lists topics in the order of its own request bookkeeping, which a new client changes. */
+function byName<T extends { name: string }>(metadata: { topics: T[] }): T[] {
+  return [...metadata.topics].sort((a, b) => a.name.localeCompare(b.name));
 }
 
 describe('durability across restarts', () => {
@@ -47,20 +68,23 @@ describe('durability across restarts', () => {
     await admin.fetchTopicOffsets('trimmed');
     await admin.deleteTopicRecords({ topic: 'trimmed', partitions: [{ partition: 0, offset: '120' }] });
     await admin.createPartitions({ topicPartitions: [{ topic: 'kept', count: 4 }] });
-    const before = await admin.fetchTopicMetadata({ topics: ['kept', 'trimmed'] });
+    const before = byName(await admin.fetchTopicMetadata({ topics: ['kept', 'trimmed'] }));
     const offsetsBefore = await admin.fetchTopicOffsets('trimmed');
     const keptBefore = await consumeWithKcat(node.bootstrap, 'kept');
+    const identitiesBefore = await identities(node.port);
     await producer.disconnect();
     await admin.disconnect();
 
     expect(await node.stop()).toBe(0);
     expect(node.logs()).toMatch(/stopped/);
     await node.restart();
+    expect(await identities(node.port)).toEqual(identitiesBefore);
+    expect(Object.keys(identitiesBefore.topicIds)).toEqual(expect.arrayContaining(['kept', 'trimmed']));
 
     const adminAfter = kafka.admin();
     await adminAfter.connect();
     try {
-      expect(await adminAfter.fetchTopicMetadata({ topics: ['kept', 'trimmed'] })).toEqual(before);
+      expect(byName(await adminAfter.fetchTopicMetadata({ topics: ['kept', 'trimmed'] }))).toEqual(before);
       expect(await adminAfter.fetchTopicOffsets('trimmed')).toEqual(offsetsBefore);
       expect(offsetsBefore[0]).toMatchObject({ low: '120', high: '300' });
       const configs = await adminAfter.describeConfigs({

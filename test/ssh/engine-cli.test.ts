@@ -81,6 +81,17 @@ describe('klab run commands against real sshd hosts', () => {
     expect(logs.some((l) => l.endsWith('-plan.log'))).toBe(true);
   });
 
+  it('stage runs one stage alone; preflight passes on this machine as a single host', async () => {
+    const file = await inventoryFile('stage', 1);
+    const result = await klab('stage', '00', '--dry-run', '--json', '-i', file);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(exitCodes.ok);
+    const events = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; stage?: string; outcome?: { status: string } });
+    expect(new Set(events.flatMap((e) => (e.stage ? [e.stage] : [])))).toEqual(new Set(['00-preflight']));
+    expect(events.filter((e) => e.type === 'task-result').every((e) => e.outcome?.status === 'ok')).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: 'run-end', status: 'ok', stages: [{ stage: '00-preflight', status: 'done' }] });
+  });
+
   it('status reads the markers on every host', async () => {
     const file = await inventoryFile('status', 2);
     const result = await klab('status', '--json', '-i', file);

@@ -265,10 +265,10 @@ describe('stage engine over real sshd hosts', () => {
     const marker = found.get('node1')?.get('04-marked');
     expect(marker).toMatchObject({ stage: '04-marked', digest: digests.get('node1') });
     expect(Date.parse(marker?.finishedAt ?? '')).not.toBeNaN();
-    expect(stageStatus(stage, 'node1', true, found.get('node1'), digests.get('node1'))).toBe('done');
+    expect(stageStatus(stage, true, found.get('node1'), digests.get('node1'))).toBe('done');
     const edited = playbook('04-marked', `${body}  - name: One more\n    command: { run: "true", unless: "true" }\n`);
     const newDigests = await run.instance.digests(edited, ['node1']);
-    expect(stageStatus(edited, 'node1', true, found.get('node1'), newDigests.get('node1'))).toBe('outdated');
+    expect(stageStatus(edited, true, found.get('node1'), newDigests.get('node1'))).toBe('outdated');
   });
 
   it('never lets a secret template or a secret capture reach the command log', async () => {

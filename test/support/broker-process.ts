@@ -33,6 +33,8 @@ export interface StartBrokerOptions {
   args?: readonly string[];
   env?: Record<string, string>;
   nodeId?: number;
+  /** Leave --node-id off the command line, so KLAB_BROKER_NODE_ID in `env` supplies it. */
+  nodeIdFromEnvironment?: boolean;
 }
 
 const startTimeoutMs = 20_000;
@@ -48,8 +50,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
     output = '';
     const args = [
       brokerScript,
-      '--node-id',
-      String(options.nodeId ?? 0),
+      ...(options.nodeIdFromEnvironment ? [] : ['--node-id', String(options.nodeId ?? 0)]),
       '--listen',
       `127.0.0.1:${port}`,
       '--data-dir',
@@ -82,10 +83,11 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
     });
   };
 
+  // 'close' (not 'exit') fires after stderr is drained, so logs() then holds the last lines.
   const waitExit = (running: ChildProcess) =>
     new Promise<number | null>((resolve) => {
-      if (running.exitCode !== null || running.signalCode !== null) resolve(running.exitCode);
-      else running.once('exit', (code) => resolve(code));
+      if (running.stderr?.closed && (running.exitCode !== null || running.signalCode !== null)) resolve(running.exitCode);
+      else running.once('close', (code) => resolve(code));
     });
 
   await launch();

@@ -125,10 +125,10 @@ describe('skip decisions from markers', () => {
 
   it('reports status cells', () => {
     const markers = new Map([['03-kernel', marker('d1')]]);
-    expect(stageStatus(s, 'master', true, markers, 'd1')).toBe('done');
-    expect(stageStatus(s, 'master', true, markers, 'd9')).toBe('outdated');
-    expect(stageStatus(s, 'master', true, new Map(), 'd1')).toBe('missing');
-    expect(stageStatus(s, 'master', false, markers, 'd1')).toBe('n/a');
+    expect(stageStatus(s, true, markers, 'd1')).toBe('done');
+    expect(stageStatus(s, true, markers, 'd9')).toBe('outdated');
+    expect(stageStatus(s, true, new Map(), 'd1')).toBe('missing');
+    expect(stageStatus(s, false, markers, 'd1')).toBe('n/a');
   });
 });
 
