@@ -22,10 +22,16 @@ export type MetadataRecord =
 
 const fileName = 'metadata.log';
 
+export class MetadataLogError extends Error {
+  override readonly name = 'MetadataLogError';
+}
+
 export class MetadataLog {
   private constructor(
     private readonly fd: number,
     readonly file: string,
+    /** Bytes of whole records; a failed append is cut back to this so no torn line stays. */
+    private size: number,
   ) {}
 
   /** Opens (creating) the log in `dir`, returning it with every whole record it holds. */
@@ -53,15 +59,30 @@ export class MetadataLog {
       fs.truncateSync(file, goodEnd);
     }
     const fd = fs.openSync(file, 'a');
-    return { metadataLog: new MetadataLog(fd, file), records };
+    return { metadataLog: new MetadataLog(fd, file, goodEnd), records };
   }
 
-  /** Appends a record durably: it is on disk before the change is visible to anyone. */
+  /**
+   * Appends a record durably: it is on disk before the change is visible to anyone. On a
+   * failed write (disk full …) the file is cut back to its last whole record, so a later
+   * append cannot land behind a torn line that recovery would stop at.
+   */
   append(record: MetadataRecord): void {
     const json = JSON.stringify(record);
-    const crc = zlib.crc32(json).toString(16).padStart(8, '0');
-    fs.writeSync(this.fd, `${crc} ${json}\n`);
-    fs.fsyncSync(this.fd);
+    const line = Buffer.from(`${zlib.crc32(json).toString(16).padStart(8, '0')} ${json}\n`);
+    try {
+      let written = 0;
+      while (written < line.length) written += fs.writeSync(this.fd, line, written);
+      fs.fsyncSync(this.fd);
+    } catch (error) {
+      try {
+        fs.ftruncateSync(this.fd, this.size);
+      } catch {
+        // Recovery at the next start cuts a torn tail as well.
+      }
+      throw new MetadataLogError(`writing the metadata log ${this.file} failed: ${(error as Error).message}`, { cause: error });
+    }
+    this.size += line.length;
   }
 
   close(): void {

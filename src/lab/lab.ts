@@ -17,7 +17,7 @@ import { readMachineAptSources, sourcesForSuite } from './apt-sources.js';
 import { LabOperationError, LabStateError } from './errors.js';
 import { waitForGuest, type GuestConnection } from './guest.js';
 import { ensureBaseImage } from './image.js';
-import { labVms } from './layout.js';
+import { labVms, type LabVmPlan } from './layout.js';
 import { labInventoryName, labKeyName, labRecordName, readLabRecord, renderLabInventory, vmPaths, type LabRecord, type VmRecord } from './lab-files.js';
 import { checkPrerequisites } from './prerequisites.js';
 import { makeRecipe, suite } from './recipe.js';
@@ -52,10 +52,9 @@ export async function createLab(options: CreateOptions): Promise<LabRecord> {
   if (taken.length > 0) {
     throw new LabStateError(`${dir} already holds ${taken.join(', ')}, which a lab would overwrite`, 'Choose an empty or new folder with --dir.');
   }
-  const machineSources = await readMachineAptSources();
   const { mirror, sources } = options.mirror
     ? { mirror: options.mirror, sources: [{ uri: options.mirror, suites: [suite, `${suite}-updates`], components: ['main'] }] }
-    : sourcesForSuite(machineSources, suite);
+    : sourcesForSuite(await readMachineAptSources(), suite);
   const image = await ensureBaseImage(makeRecipe(mirror, sources), options);
 
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -65,7 +64,7 @@ export async function createLab(options: CreateOptions): Promise<LabRecord> {
       memoryMb: options.memoryMb,
       image,
       labMulticast: await freeMulticastChannel(),
-      vms: await Promise.all(labVms.map(async (vm) => ({ ...vm, sshPort: await freeTcpPort() }))),
+      vms: await withSshPorts(labVms),
     };
     await writeFile(path.join(dir, labRecordName), `${JSON.stringify(record, null, 2)}\n`);
     const key = generateKeyPair(`klab-lab@${path.basename(dir)}`);
@@ -245,6 +244,14 @@ function checkSocketPaths(dir: string): void {
     throw new LabStateError(`the lab folder path is too long for qemu's control socket (${longest})`, 'Use a shorter --dir.');
   }
   if (dir.includes(',')) throw new LabStateError(`the lab folder path must not contain a comma (qemu options use commas): ${dir}`);
+}
+
+/** Gives each VM a loopback port nothing listens on now, no two alike. */
+async function withSshPorts(vms: readonly LabVmPlan[]): Promise<VmRecord[]> {
+  const ports = new Set<number>();
+  while (ports.size < vms.length) ports.add(await freeTcpPort());
+  const free = [...ports];
+  return vms.map((vm, i) => ({ ...vm, sshPort: free[i] ?? 0 }));
 }
 
 function freeTcpPort(): Promise<number> {

@@ -1,8 +1,8 @@
 // Stages 00-05 on real VMs: `klab lab create` boots master, node1 and node2 under qemu, and
 // the built CLI runs `klab up --to containerd` on them for real. An up is interrupted the
 // hard way in the middle of 05-containerd's package install (klab killed, node2 reset), a
-// re-run must finish the job, and further runs must change nothing. What the stages did is
-// checked on the VMs themselves over SSH. The lab is destroyed at the end, pass or fail.
+// re-run must finish the job, further runs must change nothing, and a stop/start of the lab
+// must keep it all. What the stages did is checked on the VMs themselves over SSH. The lab is destroyed at the end, pass or fail.
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rmdir } from 'node:fs/promises';
 import os from 'node:os';
@@ -32,6 +32,34 @@ async function vm(name: string): Promise<GuestConnection> {
 function forget(name: string): void {
   connections.get(name)?.close();
   connections.delete(name);
+}
+
+/** What stages 00-05 leave on a host, read on the host itself. */
+async function expectStagesApplied(name: string): Promise<void> {
+  const connection = await vm(name);
+  for (const module of ['overlay', 'br_netfilter', 'ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_sh', 'nf_conntrack']) {
+    // In these Debian kernels the container and IPVS modules are loadable modules, so
+    // /sys/module/NAME shows that modprobe really loaded them.
+    expect(await onVm(connection, `test -d /sys/module/${module} && echo loaded`), `${name}: ${module}`).toBe('loaded');
+  }
+  const lsmod = await onVm(connection, 'lsmod');
+  expect(lsmod).toMatch(/^br_netfilter\s/m);
+  expect(lsmod).toMatch(/^ip_vs\s/m);
+  expect(await onVm(connection, 'sysctl -n net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables net.ipv4.ip_forward')).toBe('1\n1\n1');
+  expect(await onVm(connection, 'wc -l < /proc/swaps')).toBe('1');
+  const hosts = await onVm(connection, 'cat /etc/hosts');
+  for (const [peer, address] of [['master', '10.77.0.11'], ['node1', '10.77.0.12'], ['node2', '10.77.0.13']] as const) {
+    expect(hosts, `${name}: /etc/hosts`).toMatch(new RegExp(`^${address.replaceAll('.', '\\.')}\\s+${peer}$`, 'm'));
+  }
+  expect(await onVm(connection, 'systemctl is-active containerd')).toBe('active');
+  expect(await onVm(connection, 'containerd config dump')).toMatch(/SystemdCgroup\s*=\s*true/);
+  expect(await onVm(connection, 'command -v ipvsadm ipset | wc -l')).toBe('2');
+  const markerFiles = (await onVm(connection, 'ls /var/lib/klab/stages')).split('\n');
+  expect(markerFiles).toEqual(stageIds.map((id) => `${id}.json`));
+  for (const id of stageIds) {
+    const marker = JSON.parse(await onVm(connection, `cat /var/lib/klab/stages/${id}.json`)) as { stage: string };
+    expect(marker.stage).toBe(id);
+  }
 }
 
 beforeAll(async () => {
@@ -121,32 +149,7 @@ describe('stages 00-05 on the lab', () => {
     expect(rerun.exitCode, rerun.all).toBe(0);
     expect(events.at(-1)).toMatchObject({ type: 'run-end', status: 'ok' });
 
-    for (const name of names) {
-      const connection = await vm(name);
-      for (const module of ['overlay', 'br_netfilter', 'ip_vs', 'ip_vs_rr', 'ip_vs_wrr', 'ip_vs_sh', 'nf_conntrack']) {
-        // In these Debian kernels the container and IPVS modules are loadable modules, so
-        // /sys/module/NAME shows that modprobe really loaded them.
-        expect(await onVm(connection, `test -d /sys/module/${module} && echo loaded`), `${name}: ${module}`).toBe('loaded');
-      }
-      const lsmod = await onVm(connection, 'lsmod');
-      expect(lsmod).toMatch(/^br_netfilter\s/m);
-      expect(lsmod).toMatch(/^ip_vs\s/m);
-      expect(await onVm(connection, 'sysctl -n net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-ip6tables net.ipv4.ip_forward')).toBe('1\n1\n1');
-      expect(await onVm(connection, 'wc -l < /proc/swaps')).toBe('1');
-      const hosts = await onVm(connection, 'cat /etc/hosts');
-      for (const [peer, address] of [['master', '10.77.0.11'], ['node1', '10.77.0.12'], ['node2', '10.77.0.13']] as const) {
-        expect(hosts, `${name}: /etc/hosts`).toMatch(new RegExp(`^${address.replaceAll('.', '\\.')}\\s+${peer}$`, 'm'));
-      }
-      expect(await onVm(connection, 'systemctl is-active containerd')).toBe('active');
-      expect(await onVm(connection, 'containerd config dump')).toMatch(/SystemdCgroup\s*=\s*true/);
-      expect(await onVm(connection, 'command -v ipvsadm ipset | wc -l')).toBe('2');
-      const markerFiles = (await onVm(connection, 'ls /var/lib/klab/stages')).split('\n');
-      expect(markerFiles).toEqual(stageIds.map((id) => `${id}.json`));
-      for (const id of stageIds) {
-        const marker = JSON.parse(await onVm(connection, `cat /var/lib/klab/stages/${id}.json`)) as { stage: string };
-        expect(marker.stage).toBe(id);
-      }
-    }
+    for (const name of names) await expectStagesApplied(name);
     // Root SSH between hosts with strict host key checking: stage 02's keys and known_hosts.
     const master = await vm('master');
     expect(await onVm(master, 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes node1 hostname')).toBe('node1');
@@ -168,5 +171,22 @@ describe('stages 00-05 on the lab', () => {
     const notOk = results.filter((r) => r.outcome.status !== 'ok' && r.outcome.status !== 'skipped');
     expect(notOk.map((r) => `${r.outcome.host} ${r.stage} ${r.task}: ${r.outcome.status}`)).toEqual([]);
     expect(results.filter((r) => r.outcome.status === 'ok').length).toBeGreaterThan(0);
+  });
+
+  it('stop and start keep the disks: after a clean reboot every stage is still done and in effect', async () => {
+    for (const name of names) forget(name);
+    const stopped = await klab(['lab', 'stop', '--dir', dir]);
+    expect(stopped.exitCode, stopped.all).toBe(0);
+    for (const name of names) expect(stopped.stdout, 'stop powers the guests off cleanly').toContain(`${name}: powered off`);
+    const status = await klab(['lab', 'status', '--dir', dir, '--json']);
+    expect((JSON.parse(status.stdout) as { running: boolean }[]).map((v) => v.running)).toEqual([false, false, false]);
+
+    const started = await klab(['lab', 'start', '--dir', dir]);
+    expect(started.exitCode, started.all).toBe(0);
+    // Modules and kernel settings must come back from modules-load.d and sysctl.d, not from a stage run.
+    for (const name of names) await expectStagesApplied(name);
+    const again = await klab(['up', '--to', 'containerd', '--json', '-i', inventory]);
+    expect(again.exitCode, again.all).toBe(0);
+    expect(jsonLines(again.stdout).filter((e) => e.type === 'stage-skip').map((e) => e.stage)).toEqual(stageIds);
   });
 });
