@@ -428,7 +428,17 @@ export class Broker implements FrameHandler {
       this.logger.warn('adopting partition logs missing from the metadata log', { topic, partitions });
       this.metadata.createTopic(topic, partitions, {});
     }
-    for (const topic of image.topics()) await this.openPartitions(topic, 0);
+    for (const topic of image.topics()) {
+      try {
+        await this.openPartitions(topic, 0);
+      } catch (error) {
+        // One partition the disk cannot hold now must not keep the others offline.
+        this.logger.error('cannot create a missing partition log; it stays unavailable', {
+          topic: topic.name,
+          reason: describeError(error),
+        });
+      }
+    }
   }
 }
 

@@ -11,8 +11,9 @@ import { startKafkaServer } from './net/server.js';
 
 const shutdownGraceMs = 5_000;
 const exitUsage = 2;
-/** Requests read from one connection but not yet answered before the broker stops reading it. */
+/** Requests (and their bytes) read from one connection but not yet answered before the broker stops reading it. */
 const maxInFlightPerConnection = 256;
+const maxInFlightBytesPerConnection = 64 * 1024 * 1024;
 /** Unread response bytes queued for one client before the broker stops reading its requests. */
 const maxWriteBufferBytes = 16 * 1024 * 1024;
 
@@ -46,7 +47,12 @@ async function main(): Promise<void> {
   });
   const server = await startKafkaServer({
     listen: config.listen,
-    limits: { maxFrameBytes: config.maxFrameBytes, maxInFlight: maxInFlightPerConnection, maxWriteBufferBytes },
+    limits: {
+      maxFrameBytes: config.maxFrameBytes,
+      maxInFlight: maxInFlightPerConnection,
+      maxInFlightBytes: maxInFlightBytesPerConnection,
+      maxWriteBufferBytes,
+    },
     handler: broker,
     log: log.child('net'),
     metrics,

@@ -52,11 +52,6 @@ export class MetadataImage {
         if (topic) topic.partitions = record.partitions;
         return;
       }
-      case 'topic-configs': {
-        const topic = this.byId.get(record.topicId);
-        if (topic) topic.configs = { ...record.configs };
-        return;
-      }
       case 'remove-topic': {
         const topic = this.byId.get(record.topicId);
         if (topic) {

@@ -17,7 +17,6 @@ export type MetadataRecord =
       configs: Record<string, string>;
     }
   | { type: 'partitions'; topicId: string; partitions: number }
-  | { type: 'topic-configs'; topicId: string; configs: Record<string, string> }
   | { type: 'remove-topic'; topicId: string };
 
 const fileName = 'metadata.log';

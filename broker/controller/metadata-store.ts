@@ -9,7 +9,7 @@ import { MetadataLog, type MetadataRecord } from './metadata-log.js';
 
 export const metadataDirName = '__klab_metadata';
 
-export const maxTopicNameLength = 249;
+const maxTopicNameLength = 249;
 
 /** Why a topic name is not legal in Kafka, or null when it is. */
 export function invalidTopicNameReason(name: string): string | null {
@@ -47,10 +47,6 @@ export class MetadataStore {
 
   setPartitionCount(topic: TopicImage, partitions: number): void {
     this.commit({ type: 'partitions', topicId: topic.topicId, partitions });
-  }
-
-  setTopicConfigs(topic: TopicImage, configs: Record<string, string>): void {
-    this.commit({ type: 'topic-configs', topicId: topic.topicId, configs });
   }
 
   removeTopic(topic: TopicImage): void {

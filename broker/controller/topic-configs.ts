@@ -11,7 +11,6 @@ export interface TopicConfigSpec {
   defaultValue(config: BrokerConfig): string;
   /** The broker-level config name that supplies the default (for DescribeConfigs on the broker). */
   brokerName: string;
-  sensitive?: boolean;
 }
 
 const longAtLeast = (min: number) => (value: string) => /^-?\d+$/.test(value) && Number(value) >= min;

@@ -4,11 +4,9 @@
 import { createTopicsApi } from '../protocol/apis/19-create-topics.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { invalidTopicNameReason } from '../controller/metadata-store.js';
-import { MetadataLogError } from '../controller/metadata-log.js';
 import { validateTopicConfigs } from '../controller/topic-configs.js';
-import { StorageError } from '../storage/errors.js';
 import type { Broker } from '../broker.js';
-import { defineHandler, type RequestOf, type ResponseOf } from './types.js';
+import { defineHandler, isStorageFailure, type RequestOf, type ResponseOf } from './types.js';
 
 type TopicRequest = RequestOf<typeof createTopicsApi>['topics'][number];
 type TopicResponse = ResponseOf<typeof createTopicsApi>['topics'][number];
@@ -93,7 +91,7 @@ export const createTopicsHandler = defineHandler({
         try {
           topicId = (await broker.createTopic(topic.name, outcome.partitions, outcome.configs)).topicId;
         } catch (error) {
-          if (!(error instanceof MetadataLogError || error instanceof StorageError)) throw error;
+          if (!isStorageFailure(error)) throw error;
           broker.logger.error('creating a topic failed', { topic: topic.name, reason: error.message });
           topics.push(failure(topic.name, ErrorCode.KAFKA_STORAGE_ERROR, error.message));
           continue;

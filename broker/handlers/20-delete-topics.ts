@@ -3,7 +3,7 @@
 // the next start, which removes directories of topics the metadata no longer has.
 import { deleteTopicsApi } from '../protocol/apis/20-delete-topics.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { defineHandler, type ResponseOf } from './types.js';
+import { defineHandler, isStorageFailure, type ResponseOf } from './types.js';
 
 type TopicResponse = ResponseOf<typeof deleteTopicsApi>['responses'][number];
 
@@ -31,7 +31,14 @@ export const deleteTopicsHandler = defineHandler({
         responses.push({ name, topicId, errorCode, errorMessage: null });
         continue;
       }
-      await broker.deleteTopic(topic);
+      try {
+        await broker.deleteTopic(topic);
+      } catch (error) {
+        if (!isStorageFailure(error)) throw error;
+        broker.logger.error('deleting a topic failed', { topic: topic.name, reason: error.message });
+        responses.push({ name: topic.name, topicId: topic.topicId, errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: error.message });
+        continue;
+      }
       responses.push({ name: topic.name, topicId: topic.topicId, errorCode: ErrorCode.NONE, errorMessage: null });
     }
     return { throttleTimeMs: 0, responses };

@@ -2,7 +2,7 @@
 // led by this node, so explicit assignments may only name this node.
 import { createPartitionsApi } from '../protocol/apis/37-create-partitions.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { defineHandler, type ResponseOf } from './types.js';
+import { defineHandler, isStorageFailure, type ResponseOf } from './types.js';
 
 type Result = ResponseOf<typeof createPartitionsApi>['results'][number];
 
@@ -34,7 +34,16 @@ export const createPartitionsHandler = defineHandler({
         fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `this cluster has only node ${broker.nodeId}`);
         continue;
       }
-      if (!request.validateOnly) await broker.addPartitions(topic, wanted.count);
+      if (!request.validateOnly) {
+        try {
+          await broker.addPartitions(topic, wanted.count);
+        } catch (error) {
+          if (!isStorageFailure(error)) throw error;
+          broker.logger.error('adding partitions failed', { topic: wanted.name, reason: error.message });
+          fail(ErrorCode.KAFKA_STORAGE_ERROR, error.message);
+          continue;
+        }
+      }
       results.push({ name: wanted.name, errorCode: ErrorCode.NONE, errorMessage: null });
     }
     return { throttleTimeMs: 0, results };

@@ -4,6 +4,8 @@
 import type { Broker } from '../broker.js';
 import type { ConnectionInfo } from '../net/connection.js';
 import type { ApiDefinition, MessageInput, MessageValue } from '../protocol/schema.js';
+import { MetadataLogError } from '../controller/metadata-log.js';
+import { StorageError } from '../storage/errors.js';
 
 export interface RequestContext {
   readonly broker: Broker;
@@ -41,6 +43,11 @@ export interface AnyApiHandler {
  */
 export class CloseConnectionError extends Error {
   override readonly name = 'CloseConnectionError';
+}
+
+/** A failure of the disk under metadata or logs: answered as KAFKA_STORAGE_ERROR, not a bug. */
+export function isStorageFailure(error: unknown): error is Error {
+  return error instanceof MetadataLogError || error instanceof StorageError;
 }
 
 export function defineHandler<A extends ApiDefinition>(handler: ApiHandler<A>): ApiHandler<A> {

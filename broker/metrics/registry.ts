@@ -58,9 +58,6 @@ export class Gauge extends Series<number> {
   constructor(name: string, help: string) {
     super(name, help, 'gauge');
   }
-  set(labels: Labels, value: number): void {
-    this.series.set(labelKey(labels), value);
-  }
   inc(labels: Labels = {}, amount = 1): void {
     const key = labelKey(labels);
     this.series.set(key, (this.series.get(key) ?? 0) + amount);

@@ -1,15 +1,15 @@
 // One client connection: cuts the byte stream into 4-byte size-prefixed frames, hands each
 // to the handler in arrival order, and writes the responses back strictly in that order even
 // when handlers finish out of order (clients pipeline requests and match responses by order).
-// Reading pauses while too many responses are outstanding or the socket's write buffer is
-// full, so a slow reader cannot make the broker buffer without bound.
+// Reading pauses while too many requests (or request bytes) are unanswered or the client has
+// not read enough of its responses, so neither a fast writer nor a slow reader can make the
+// broker buffer without bound.
 import type { Socket } from 'node:net';
 
 /** The chunks of one whole response frame, size prefix included; `null` means send nothing (acks=0). */
 export type ResponseFrame = readonly Buffer[] | null;
 
 export interface ConnectionInfo {
-  readonly id: number;
   /** host:port of the client, for logs. */
   readonly remote: string;
 }
@@ -27,6 +27,8 @@ export interface ConnectionLimits {
   maxFrameBytes: number;
   /** Requests read but not yet answered before reading pauses. */
   maxInFlight: number;
+  /** Bytes of requests read but not yet answered before reading pauses (at least one is always read). */
+  maxInFlightBytes: number;
   /** Bytes waiting in the socket's write buffer before reading pauses. */
   maxWriteBufferBytes: number;
 }
@@ -43,6 +45,7 @@ export interface ConnectionEvents {
 interface PendingResponse {
   done: boolean;
   frame: ResponseFrame;
+  requestBytes: number;
 }
 
 const sizePrefixBytes = 4;
@@ -51,12 +54,12 @@ export class Connection implements ConnectionInfo {
   private readonly chunks: Buffer[] = [];
   private buffered = 0;
   private readonly pending: PendingResponse[] = [];
+  private pendingRequestBytes = 0;
   private closed = false;
   private draining = false;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
-    readonly id: number,
     readonly remote: string,
     private readonly socket: Socket,
     private readonly handler: FrameHandler,
@@ -107,7 +110,7 @@ export class Connection implements ConnectionInfo {
 
   private processFrames(): void {
     while (!this.closed && this.buffered >= sizePrefixBytes) {
-      if (this.pending.length >= this.limits.maxInFlight || this.writeBufferFull()) {
+      if (this.saturated()) {
         this.socket.pause();
         return;
       }
@@ -128,8 +131,9 @@ export class Connection implements ConnectionInfo {
   }
 
   private dispatch(frame: Buffer): void {
-    const entry: PendingResponse = { done: false, frame: null };
+    const entry: PendingResponse = { done: false, frame: null, requestBytes: frame.length };
     this.pending.push(entry);
+    this.pendingRequestBytes += frame.length;
     let outcome: ResponseFrame | Promise<ResponseFrame>;
     try {
       outcome = this.handler.handleFrame(frame, this);
@@ -155,6 +159,7 @@ export class Connection implements ConnectionInfo {
     this.socket.cork();
     while (this.pending.length > 0 && this.pending[0]!.done) {
       const ready = this.pending.shift()!;
+      this.pendingRequestBytes -= ready.requestBytes;
       if (ready.frame) this.write(ready.frame);
     }
     this.socket.uncork();
@@ -174,7 +179,16 @@ export class Connection implements ConnectionInfo {
 
   private maybeResume(): void {
     if (this.closed || this.draining) return;
-    if (this.pending.length < this.limits.maxInFlight && !this.writeBufferFull()) this.processFrames();
+    if (!this.saturated()) this.processFrames();
+  }
+
+  /** Too much read and not yet answered, or too much answered and not yet read by the client. */
+  private saturated(): boolean {
+    return (
+      this.pending.length >= this.limits.maxInFlight ||
+      (this.pending.length > 0 && this.pendingRequestBytes >= this.limits.maxInFlightBytes) ||
+      this.writeBufferFull()
+    );
   }
 
   /** Responses the client has not read yet; 'drain' resumes reading once they are flushed. */

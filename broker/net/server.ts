@@ -23,12 +23,10 @@ export async function startKafkaServer(options: {
 }): Promise<KafkaServer> {
   const { listen, limits, handler, log, metrics } = options;
   const connections = new Set<Connection>();
-  let nextId = 1;
   // allowHalfOpen: a client that half-closes after its last request still gets the answers.
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
     const connection = new Connection(
-      nextId++,
       remote,
       socket,
       handler,

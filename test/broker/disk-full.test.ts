@@ -2,7 +2,7 @@
 // KAFKA_STORAGE_ERROR, reads keep working, and nothing already stored is damaged — a restart
 // on the same disk finds every acknowledged record and nothing to truncate.
 import { execa } from 'execa';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,6 +56,18 @@ describe('disk full', () => {
     });
     await producer.disconnect();
     expect((await consumeWithKcat(broker.bootstrap, 'filling')).map((record) => record.value)).toEqual(acknowledged);
+
+    // Metadata changes on a full disk fail cleanly or succeed whole; the metadata log never keeps a torn line.
+    const fullAdmin = kafka.admin({ retry: { retries: 0 } });
+    await fullAdmin.connect();
+    const created = await fullAdmin
+      .createTopics({ topics: [{ topic: 'while-full', numPartitions: 8 }], waitForLeaders: false })
+      .then(() => 'created', (error: { errors?: Array<{ type: string }> }) => error.errors?.[0]?.type ?? String(error));
+    await fullAdmin.disconnect();
+    expect(['created', 'KAFKA_STORAGE_ERROR']).toContain(created);
+    const metadataLines = (await readFile(path.join(mountPoint, '__klab_metadata', 'metadata.log'), 'utf8')).split('\n');
+    expect(metadataLines.pop()).toBe('');
+    for (const line of metadataLines) expect(line).toMatch(/^[0-9a-f]{8} \{.*\}$/);
 
     await broker.stop();
     await broker.restart();
