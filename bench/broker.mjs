@@ -6,6 +6,8 @@
 // Produce latency p50/p99 comes from the broker's own request-duration histogram (kcat
 // runs) and from each kafkajs send() round trip.
 // Usage: node bench/broker.mjs [--quick] [--only kcat|kafkajs]
+// Environment: KLAB_BENCH_BROKER=path runs another bundle (to compare builds side by side);
+// KLAB_BENCH_CPU_PROF=dir writes the broker's CPU profile there.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
@@ -23,7 +25,7 @@ const scale = quick ? 0.1 : 1;
 async function startBroker(dataDir) {
   const child = spawn(process.execPath, [
     ...(process.env.KLAB_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KLAB_BENCH_CPU_PROF}`] : []),
-    path.join(root, 'dist/klab-broker.js'),
+    process.env.KLAB_BENCH_BROKER ?? path.join(root, 'dist/klab-broker.js'),
     '--node-id', '0', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--metrics', '127.0.0.1:0',
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';

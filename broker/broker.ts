@@ -63,7 +63,7 @@ export class Broker implements FrameHandler {
     readonly metrics: BrokerMetrics,
   ) {
     this.advertised = config.advertise ?? config.listen;
-    metrics.logEndOffset.collect(() =>
+    metrics.watchLogEndOffsets(() =>
       this.logs.all().map(({ topic, partition, log }) => [{ topic, partition: String(partition) }, log.logEndOffset]),
     );
   }

@@ -3,7 +3,7 @@
 // only when --metrics is given, so nothing listens beyond what is configured.
 import http from 'node:http';
 import type { HostPort } from '../config.js';
-import type { Registry } from './registry.js';
+import type { Registry } from 'prom-client';
 
 export interface MetricsServer {
   address: HostPort;
@@ -20,7 +20,10 @@ export async function startMetricsServer(
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { allow: 'GET, HEAD' }).end();
     } else if (path === '/metrics') {
-      response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(registry.expose());
+      registry.metrics().then(
+        (text) => response.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        (error: unknown) => response.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics failed: ${String(error)}\n`),
+      );
     } else if (path === '/healthz') {
       response.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (path === '/readyz') {

@@ -32,8 +32,8 @@ export async function startKafkaServer(options: {
       handler,
       limits,
       {
-        bytesIn: (count) => metrics.bytesIn.inc({}, count),
-        bytesOut: (count) => metrics.bytesOut.inc({}, count),
+        bytesIn: (count) => metrics.bytesIn.inc(count),
+        bytesOut: (count) => metrics.bytesOut.inc(count),
         closed: (closed, cause, reason) => {
           connections.delete(closed);
           metrics.connections.dec();

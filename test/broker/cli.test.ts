@@ -138,7 +138,7 @@ describe('listening sockets and the metrics endpoint', () => {
     const text = await metrics.text();
     expect(text).toMatch(/^# TYPE klab_broker_requests_total counter$/m);
     expect(text).toMatch(/^klab_broker_requests_total\{api="Metadata"\} [1-9]\d*$/m);
-    expect(text).toMatch(/^klab_broker_request_duration_seconds_bucket\{api="Metadata",le="\+Inf"\} [1-9]/m);
+    expect(text).toMatch(/^klab_broker_request_duration_seconds_bucket\{(?=[^}]*api="Metadata")(?=[^}]*le="\+Inf")[^}]*\} [1-9]/m);
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect(await (await fetch(`${base}/readyz`)).text()).toBe('ready\n');
     expect((await fetch(`${base}/other`)).status).toBe(404);
