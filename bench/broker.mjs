@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -79,8 +79,10 @@ async function writeInput(file, count, size) {
 async function produceHistogram(metricsPort) {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   const buckets = new Map();
-  for (const match of text.matchAll(/^klab_broker_request_duration_seconds_bucket\{api="Produce",le="([^"]+)"\} (\d+)$/gm)) {
-    buckets.set(match[1] === '+Inf' ? Infinity : Number(match[1]), Number(match[2]));
+  for (const match of text.matchAll(/^klab_broker_request_duration_seconds_bucket\{([^}]*)\} (\d+)$/gm)) {
+    const labels = Object.fromEntries([...match[1].matchAll(/(\w+)="([^"]*)"/g)].map(([, key, value]) => [key, value]));
+    if (labels.api !== 'Produce') continue;
+    buckets.set(labels.le === '+Inf' ? Infinity : Number(labels.le), Number(match[2]));
   }
   return buckets;
 }
@@ -95,6 +97,21 @@ function histogramQuantile(before, after, q) {
   }
   return NaN;
 }
+
+/**
+ * CPU seconds the broker process has used (Linux /proc; null elsewhere). On a machine shared
+ * with other work, CPU per run varies far less than wall-clock throughput.
+ */
+async function brokerCpuSeconds(pid) {
+  try {
+    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /s, '').split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in USER_HZ (100 on Linux)
+  } catch {
+    return null;
+  }
+}
+
+const cpuNote = (before, after) => (before === null || after === null ? '' : `; broker CPU ${format(after - before, 2)} s`);
 
 function percentile(sorted, q) {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
@@ -114,23 +131,27 @@ async function benchKcat(broker, workDir) {
     for (const acks of [1, -1]) {
       const topic = `kcat-${size}-${acks === 1 ? 'acks1' : 'acksall'}`;
       const before = await produceHistogram(broker.metrics);
+      const cpuBefore = await brokerCpuSeconds(broker.child.pid);
       const produced = await run('/usr/bin/kcat', [
         '-P', '-b', bootstrap, '-t', topic, '-X', 'linger.ms=5', '-X', 'batch.num.messages=10000',
         '-X', `acks=${acks}`, '-l', input,
       ]);
       const after = await produceHistogram(broker.metrics);
+      const cpuAfter = await brokerCpuSeconds(broker.child.pid);
       const mb = (count * size) / 1e6;
       console.log(
         `kcat produce ${format(count)} × ${size} B acks=${acks}: ${format(count / produced.seconds)} msg/s, ` +
           `${format(mb / produced.seconds, 1)} MB/s (${format(produced.seconds, 2)} s); broker produce latency ` +
-          `p50 ≤ ${histogramQuantile(before, after, 0.5)} ms, p99 ≤ ${histogramQuantile(before, after, 0.99)} ms`,
+          `p50 ≤ ${histogramQuantile(before, after, 0.5)} ms, p99 ≤ ${histogramQuantile(before, after, 0.99)} ms${cpuNote(cpuBefore, cpuAfter)}`,
       );
       if (acks === 1) {
+        const consumeCpuBefore = await brokerCpuSeconds(broker.child.pid);
         const consumed = await run('/usr/bin/kcat', ['-C', '-b', bootstrap, '-t', topic, '-o', 'beginning', '-e', '-q'], { stdout: 'pipe' });
         if (consumed.lines !== count) throw new Error(`kcat consumed ${consumed.lines} of ${count}`);
         console.log(
           `kcat consume ${format(count)} × ${size} B: ${format(count / consumed.seconds)} msg/s, ` +
-            `${format(mb / consumed.seconds, 1)} MB/s (${format(consumed.seconds, 2)} s)`,
+            `${format(mb / consumed.seconds, 1)} MB/s (${format(consumed.seconds, 2)} s)` +
+            cpuNote(consumeCpuBefore, await brokerCpuSeconds(broker.child.pid)),
         );
       }
     }

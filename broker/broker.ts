@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import type { BrokerConfig, HostPort } from './config.js';
 import { formatHostPort } from './config.js';
 import type { TopicImage } from './controller/metadata-image.js';
-import { invalidTopicNameReason, MetadataStore } from './controller/metadata-store.js';
+import { invalidTopicNameReason, isInternalTopic, MetadataStore } from './controller/metadata-store.js';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import { topicConfigSpecs } from './controller/topic-configs.js';
 import { apiVersionsBody } from './handlers/18-api-versions.js';
@@ -224,6 +224,8 @@ export class Broker implements FrameHandler {
   /**
    * The topic for a write or metadata request naming a topic that does not exist: created with
    * the default partition count when auto-creation is on, else the error code to answer.
+   * Internal topics are never created this way: their owner gives them their shape (a
+   * `__consumer_offsets` with the default partition count would put groups on the wrong partitions).
    */
   async autoCreateTopic(name: string): Promise<TopicImage | number> {
     const pending = this.creating.get(name);
@@ -231,7 +233,7 @@ export class Broker implements FrameHandler {
     const existing = this.metadata.image.topic(name);
     if (existing) return existing;
     if (invalidTopicNameReason(name)) return ErrorCode.INVALID_TOPIC_EXCEPTION;
-    if (!this.config.autoCreateTopics) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    if (!this.config.autoCreateTopics || isInternalTopic(name)) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
     try {
       return await this.createTopic(name, this.config.defaultPartitions, {});
     } catch (error) {

@@ -20,6 +20,17 @@ export function invalidTopicNameReason(name: string): string | null {
   return null;
 }
 
+/**
+ * Topics Kafka itself marks internal. The broker part that owns one creates and writes it
+ * (the group coordinator: `__consumer_offsets`, with its own partition count); clients may
+ * read them but not produce to, auto-create, delete or grow them.
+ */
+const internalTopicNames: ReadonlySet<string> = new Set(['__consumer_offsets', '__transaction_state']);
+
+export function isInternalTopic(name: string): boolean {
+  return internalTopicNames.has(name);
+}
+
 export class MetadataStore {
   readonly image = new MetadataImage();
 

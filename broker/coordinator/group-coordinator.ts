@@ -817,6 +817,38 @@ export class GroupCoordinator {
     };
   }
 
+  /**
+   * A topic was deleted: forgets every group's committed offsets for it and stores their
+   * tombstones, so a topic created again under that name starts without offsets. Like Kafka's
+   * onPartitionsDeleted, a group left Empty with no offsets at all is removed too. Tombstones
+   * that cannot be stored are logged: the offsets are gone from memory but would come back
+   * on the next load.
+   */
+  async removeTopicOffsets(topic: string): Promise<void> {
+    if (this.phase !== 'active') return;
+    const writes: Promise<void>[] = [];
+    for (const group of [...this.groups.values()]) {
+      const partitions = [...(group.offsets.get(topic)?.keys() ?? [])];
+      if (partitions.length === 0) continue;
+      const groupId = group.groupId;
+      const tombstones = partitions.map((partition) => {
+        group.setOffset(topic, partition, null);
+        return encodeCoordinatorRecord({ type: 'offset', groupId, topic, partition, value: null });
+      });
+      if (group.is('Empty') && group.offsets.size === 0) {
+        group.transitionTo('Dead', this.clock.now());
+        this.groups.delete(groupId);
+        tombstones.push(encodeCoordinatorRecord({ type: 'group', groupId, value: null }));
+      }
+      writes.push(
+        this.log.append(this.partitionFor(groupId), tombstones).catch((error: unknown) => {
+          this.logger.warn(`group ${groupId}: offsets of deleted topic ${topic} forgotten in memory but not stored: ${String(error)}`);
+        }),
+      );
+    }
+    await Promise.all(writes);
+  }
+
   // ---- ListGroups, DescribeGroups, DeleteGroups -----------------------------------------
 
   listGroups(statesFilter: readonly string[]): { errorCode: number; groups: GroupOverview[] } {

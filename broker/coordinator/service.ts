@@ -74,6 +74,18 @@ export function coordinatorServices(broker: Broker): CoordinatorServices {
   return broker.service('coordinator', createServices);
 }
 
+/**
+ * After a topic is deleted: removes every group's committed offsets for it, durably (see
+ * GroupCoordinator.removeTopicOffsets). Without `__consumer_offsets` there are none; otherwise
+ * the coordinator is loaded first, so offsets still being replayed are removed too.
+ */
+export async function forgetCommittedOffsets(broker: Broker, topic: string): Promise<void> {
+  if (!broker.topic(OFFSETS_TOPIC)) return;
+  const services = coordinatorServices(broker);
+  await services.ensureLoaded();
+  await services.groups.removeTopicOffsets(topic);
+}
+
 /** The broker's producer id allocator, opened on first use (a failed open is retried next time). */
 export function producerIdManager(broker: Broker): Promise<ProducerIdManager> {
   const holder = broker.service('producer-ids', () => ({ opening: null as Promise<ProducerIdManager> | null }));

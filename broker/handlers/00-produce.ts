@@ -2,7 +2,9 @@
 // one failing partition (unknown, corrupt batch, disk error) never fails the others. acks=0
 // gets no response at all (a failure closes the connection instead). acks=1 and acks=-1 are
 // the same on a single node (the leader is the whole ISR): both wait for the append,
-// including its fsync when fsync=always.
+// including its fsync when fsync=always. Internal topics (`__consumer_offsets`) take no
+// produce from clients: their owner writes them, and Kafka answers INVALID_TOPIC_EXCEPTION too.
+import { isInternalTopic } from '../controller/metadata-store.js';
 import { produceApi } from '../protocol/apis/00-produce.js';
 import { ErrorCode, errorName } from '../protocol/errors.js';
 import { StorageError } from '../storage/errors.js';
@@ -32,6 +34,13 @@ export const produceHandler = defineHandler({
       return everyPartitionFailed(request, ErrorCode.INVALID_REQUIRED_ACKS);
     }
     const responses = request.topicData.map(async (topicData) => {
+      if (isInternalTopic(topicData.name)) {
+        const refusal = `cannot append to internal topic ${topicData.name}`;
+        return {
+          name: topicData.name,
+          partitionResponses: topicData.partitionData.map((partition) => failed(partition.index, ErrorCode.INVALID_TOPIC_EXCEPTION, refusal)),
+        };
+      }
       // An existing topic resolves without an await, so appends start in request order.
       const topic = broker.topic(topicData.name) ?? (await broker.autoCreateTopic(topicData.name));
       const partitionResponses = topicData.partitionData.map(async (partitionData): Promise<PartitionResponse> => {

@@ -4,14 +4,13 @@
 import { metadataApi } from '../protocol/apis/03-metadata.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { TopicImage } from '../controller/metadata-image.js';
+import { isInternalTopic } from '../controller/metadata-store.js';
 import type { Broker } from '../broker.js';
 import { defineHandler, type ResponseOf } from './types.js';
 
 type TopicResponse = ResponseOf<typeof metadataApi>['topics'][number];
 
 const zeroUuid = '00000000-0000-0000-0000-000000000000';
-/** Topics Kafka itself marks internal; clients hide them from listings. */
-const internalTopics = new Set(['__consumer_offsets', '__transaction_state']);
 
 function describeTopic(broker: Broker, topic: TopicImage): TopicResponse {
   const nodes = [broker.nodeId];
@@ -19,7 +18,8 @@ function describeTopic(broker: Broker, topic: TopicImage): TopicResponse {
     errorCode: ErrorCode.NONE,
     name: topic.name,
     topicId: topic.topicId,
-    isInternal: internalTopics.has(topic.name),
+    // Clients hide internal topics from listings.
+    isInternal: isInternalTopic(topic.name),
     partitions: Array.from({ length: topic.partitions }, (_, partitionIndex) => ({
       errorCode: ErrorCode.NONE,
       partitionIndex,

@@ -1,6 +1,13 @@
 // DeleteTopics: by name (v0-5) or by name or id (v6). The topic leaves the metadata first
 // (durably), then its partition directories are removed; a crash in between is finished at
-// the next start, which removes directories of topics the metadata no longer has.
+// the next start, which removes directories of topics the metadata no longer has. Then every
+// group's committed offsets for it are removed (Kafka's onPartitionsDeleted), so a topic
+// created again under the name does not inherit them. Internal topics are refused with
+// INVALID_REQUEST: deleting `__consumer_offsets` would lose every group's offsets. (Kafka
+// leaves this to ACLs and its kafka-topics tool; without ACLs here the broker refuses, with the
+// code Kafka gives for the internal-topic operations it prohibits outright.)
+import { isInternalTopic } from '../controller/metadata-store.js';
+import { forgetCommittedOffsets } from '../coordinator/service.js';
 import { deleteTopicsApi } from '../protocol/apis/20-delete-topics.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { defineHandler, isStorageFailure, type ResponseOf } from './types.js';
@@ -31,6 +38,15 @@ export const deleteTopicsHandler = defineHandler({
         responses.push({ name, topicId, errorCode, errorMessage: null });
         continue;
       }
+      if (isInternalTopic(topic.name)) {
+        responses.push({
+          name: topic.name,
+          topicId: topic.topicId,
+          errorCode: ErrorCode.INVALID_REQUEST,
+          errorMessage: `${topic.name} is an internal topic and cannot be deleted`,
+        });
+        continue;
+      }
       try {
         await broker.deleteTopic(topic);
       } catch (error) {
@@ -38,6 +54,15 @@ export const deleteTopicsHandler = defineHandler({
         broker.logger.error('deleting a topic failed', { topic: topic.name, reason: error.message });
         responses.push({ name: topic.name, topicId: topic.topicId, errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: error.message });
         continue;
+      }
+      try {
+        await forgetCommittedOffsets(broker, topic.name);
+      } catch (error) {
+        // The topic is gone either way; what is left are offsets a recreated topic would inherit.
+        broker.logger.error('committed offsets of a deleted topic remain', {
+          topic: topic.name,
+          reason: error instanceof Error ? error.message : String(error),
+        });
       }
       responses.push({ name: topic.name, topicId: topic.topicId, errorCode: ErrorCode.NONE, errorMessage: null });
     }

@@ -1,5 +1,9 @@
 // CreatePartitions: grows a topic to `count` partitions (never shrinks); new partitions are
-// led by this node, so explicit assignments may only name this node.
+// led by this node, so explicit assignments may only name this node. Internal topics are
+// refused with INVALID_REQUEST (as DeleteTopics explains): a group lives on partition
+// hash(group) mod count of `__consumer_offsets`, so growing it would strand every group's
+// offsets on a partition nobody reads.
+import { isInternalTopic } from '../controller/metadata-store.js';
 import { createPartitionsApi } from '../protocol/apis/37-create-partitions.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { defineHandler, isStorageFailure, type ResponseOf } from './types.js';
@@ -19,6 +23,10 @@ export const createPartitionsHandler = defineHandler({
       const fail = (errorCode: number, errorMessage: string) => results.push({ name: wanted.name, errorCode, errorMessage });
       if (!topic) {
         fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${wanted.name}" does not exist`);
+        continue;
+      }
+      if (isInternalTopic(topic.name)) {
+        fail(ErrorCode.INVALID_REQUEST, `${topic.name} is an internal topic; its partition count cannot be changed`);
         continue;
       }
       if (wanted.count <= topic.partitions) {

@@ -520,6 +520,60 @@ describe('group coordinator: offsets, listing and deletion', () => {
       { type: 'offset', groupId: 'old', topic: 'orders', partition: 0, value: null },
     ]);
   });
+
+  it('forgets a deleted topic\'s offsets in every group, durably, removing groups left with nothing', async () => {
+    await commit('both', 'orders', 0, 5n);
+    await commit('both', 'orders', 3, 6n);
+    await commit('both', 'payments', 1, 7n);
+    await commit('orders-only', 'orders', 2, 8n);
+    const member = await stableSingleMember('active');
+    await coordinator.commitOffsets({
+      groupId: 'active',
+      generationId: member.generationId,
+      memberId: member.memberId,
+      groupInstanceId: null,
+      topics: [{ name: 'orders', partitions: [{ partitionIndex: 1, committedOffset: 9n, committedLeaderEpoch: 0, committedMetadata: null, commitTimestamp: -1 }] }],
+    });
+    const before = log.appended.length;
+
+    await coordinator.removeTopicOffsets('orders');
+
+    expect(coordinator.fetchOffsets('both', null).topics).toEqual([
+      { name: 'payments', partitions: [expect.objectContaining({ partitionIndex: 1, committedOffset: 7n })] },
+    ]);
+    expect(coordinator.fetchOffsets('active', null).topics).toEqual([]);
+    // A group with members stays even without offsets; an empty one with none left is gone.
+    expect(coordinator.listGroups([]).groups.map((g) => g.groupId).sort()).toEqual(['active', 'both']);
+    const written = log.appended.slice(before).map((a) => ({ partition: a.partition, record: decodeCoordinatorRecord(a.record.key, a.record.value) }));
+    expect(written.map((w) => w.record)).toEqual(
+      expect.arrayContaining([
+        { type: 'offset', groupId: 'both', topic: 'orders', partition: 0, value: null },
+        { type: 'offset', groupId: 'both', topic: 'orders', partition: 3, value: null },
+        { type: 'offset', groupId: 'orders-only', topic: 'orders', partition: 2, value: null },
+        { type: 'group', groupId: 'orders-only', value: null },
+        { type: 'offset', groupId: 'active', topic: 'orders', partition: 1, value: null },
+      ]),
+    );
+    expect(written).toHaveLength(5);
+    for (const { partition, record } of written) {
+      expect(partition).toBe(coordinator.partitionFor(record.type === 'unknown' ? '' : record.groupId));
+    }
+
+    // Replaying the log gives the same picture, so a restart does not bring the offsets back.
+    const restarted = makeCoordinator();
+    for (const { record } of log.appended) restarted.replay(decodeCoordinatorRecord(record.key, record.value));
+    restarted.finishLoading();
+    expect(restarted.fetchOffsets('both', null).topics.map((t) => t.name)).toEqual(['payments']);
+    expect(restarted.fetchOffsets('orders-only', null).topics).toEqual([]);
+  });
+
+  it('logs tombstones it cannot store, having forgotten the offsets in memory', async () => {
+    await commit('simple', 'orders', 0, 5n);
+    log.failWith = ErrorCode.KAFKA_STORAGE_ERROR;
+    await coordinator.removeTopicOffsets('orders');
+    expect(coordinator.fetchOffsets('simple', [{ name: 'orders', partitionIndexes: [0] }]).topics[0]?.partitions[0]?.committedOffset).toBe(-1n);
+    expect(warnings).toEqual([expect.stringContaining('offsets of deleted topic orders forgotten in memory but not stored')]);
+  });
 });
 
 describe('group coordinator: loading from __consumer_offsets', () => {

@@ -191,6 +191,34 @@ describe('PartitionLog concurrency', () => {
     }
     expect((await readAll(log)).values).toEqual(Array.from({ length: 60 }, (_, i) => [`c${i}-0`, `c${i}-1`]).flat().map((v) => v.padEnd(40, '.')));
   });
+
+  it('goes on appending while a flush syncs the disk; what came after the sync started stays to be flushed', async () => {
+    const log = await openLog({ fsync: 'interval' });
+    await log.append(batchOf('before', 1));
+    expect(log.needsFlush).toBe(true);
+    const finished: string[] = [];
+    const flushed = log.flush().then(() => finished.push('flush'));
+    const appended = log.append(batchOf('during', 1)).then(() => finished.push('append'));
+    await Promise.all([flushed, appended]);
+    // The append did not wait for the sync (it used to queue behind it).
+    expect(finished).toEqual(['append', 'flush']);
+    expect(log.needsFlush).toBe(true);
+    await Promise.all([log.flush(), log.flush()]);
+    expect(log.needsFlush).toBe(false);
+    expect((await readAll(log)).values).toEqual(['before0', 'during0']);
+  });
+
+  it('writes an append of several MiB (beyond the synchronous write size) whole and in order', async () => {
+    const log = await openLog({ maxMessageBytes: 2 * 1024 * 1024 });
+    const big = Buffer.concat(Array.from({ length: 5 }, (_, i) => batchOf(`big${i}-`, 1, Date.now(), 1024 * 1024)));
+    expect(big.length).toBeGreaterThan(4 * 1024 * 1024);
+    const [first, second] = await Promise.all([log.append(big), log.append(batchOf('after', 1))]);
+    expect(first).toMatchObject({ baseOffset: 0, lastOffset: 4 });
+    expect(second?.baseOffset).toBe(5);
+    const { values: stored } = await readAll(log);
+    expect(stored.map((value) => value.slice(0, 6))).toEqual(['big0-0', 'big1-0', 'big2-0', 'big3-0', 'big4-0', 'after0']);
+    expect(stored[0]).toHaveLength(1024 * 1024);
+  });
 });
 
 describe('PartitionLog segments and indexes', () => {
