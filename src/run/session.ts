@@ -70,7 +70,12 @@ export async function openSession(options: SessionOptions): Promise<RunSession> 
   try {
     const stages = await loadPlaybooks(playbooksDir());
     const context = new RunContext(loaded.inventory, await clusterKeys(loaded.file, options.createKeys));
-    hosts = await connectAll(loaded.inventory.hosts, { knownHostsFile: knownHostsPath(loaded.file), inventoryDir: loaded.dir, logger: log.commandLogger });
+    hosts = await connectAll(loaded.inventory.hosts, {
+      knownHostsFile: knownHostsPath(loaded.file),
+      inventoryDir: loaded.dir,
+      logger: log.commandLogger,
+      ...(context.keys === keysNotYetCreated ? {} : { clusterPrivateKey: context.keys.privateKey }),
+    });
     process.once('SIGINT', interrupt);
     process.once('SIGTERM', interrupt);
     return {

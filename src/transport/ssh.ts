@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { NodeSSH } from 'node-ssh';
 import type { Config as NodeSshConfig } from 'node-ssh';
-import type { Client, ClientChannel } from 'ssh2';
+import type { AnyAuthMethod, Client, ClientChannel } from 'ssh2';
 import ssh2 from 'ssh2';
 import { KlabError, exitCodes } from '../errors.js';
 import { resolveKeyFile } from '../inventory/load.js';
@@ -44,6 +44,12 @@ export interface ConnectOptions {
   connectTimeoutMs?: number;
   /** Timeout for exec/put/get calls that give none; default 10 minutes. */
   commandTimeoutMs?: number;
+  /**
+   * klab's cluster key (stage 02 authorizes it for root on every host), offered after the
+   * inventory's own key and before its password: once 02 sets PermitRootLogin
+   * prohibit-password, a root inventory that logs in by password still gets in.
+   */
+  clusterPrivateKey?: string;
 }
 
 export const defaultConnectTimeoutMs = 10_000;
@@ -68,8 +74,7 @@ export async function connectHost(spec: HostSpec, options: ConnectOptions): Prom
     port: spec.port,
     username: spec.user,
     readyTimeout: options.connectTimeoutMs ?? defaultConnectTimeoutMs,
-    ...(privateKey === undefined ? {} : { privateKey }),
-    ...(spec.password === undefined ? {} : { password: spec.password, tryKeyboard: true }),
+    authHandler: authMethods(spec, privateKey, options.clusterPrivateKey),
     hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
       presented = Buffer.from(key);
       if (pinned.length === 0) {
@@ -102,7 +107,7 @@ export async function connectHost(spec: HostSpec, options: ConnectOptions): Prom
     ssh.dispose();
     if (mismatch) throw mismatch;
     if (pinFailure) throw pinFailure;
-    throw connectError(location, error, spec, privateKey !== undefined, config.readyTimeout ?? defaultConnectTimeoutMs);
+    throw connectError(location, error, spec, privateKey !== undefined, options.clusterPrivateKey !== undefined, config.readyTimeout ?? defaultConnectTimeoutMs);
   }
   const connection = ssh.connection;
   if (!connection || !presented) throw new HostUnreachableError(location, 'closed', 'the connection closed during the handshake');
@@ -352,11 +357,35 @@ async function readPrivateKey(path: string): Promise<string> {
   return text;
 }
 
-function connectError(host: HostLocation & { user: string }, error: unknown, spec: HostSpec, usedKey: boolean, timeoutMs: number): KlabError {
+/** The order ssh2 tries: the inventory's key, klab's cluster key, then the password (plain, then keyboard-interactive). */
+function authMethods(spec: HostSpec, privateKey: string | undefined, clusterPrivateKey: string | undefined): AnyAuthMethod[] {
+  const username = spec.user;
+  const methods: AnyAuthMethod[] = [privateKey, clusterPrivateKey]
+    .filter((key): key is string => key !== undefined)
+    .map((key) => ({ type: 'publickey', username, key }));
+  const password = spec.password;
+  if (password !== undefined) {
+    methods.push(
+      { type: 'password', username, password },
+      { type: 'keyboard-interactive', username, prompt: (_name, _instructions, _lang, prompts, finish) => finish(prompts.map(() => password)) },
+    );
+  }
+  return methods;
+}
+
+function connectError(
+  host: HostLocation & { user: string },
+  error: unknown,
+  spec: HostSpec,
+  usedKey: boolean,
+  usedClusterKey: boolean,
+  timeoutMs: number,
+): KlabError {
   const err = asError(error) as Error & { code?: string; level?: string };
   if (err.level === 'client-authentication') {
     const methods = [
       ...(usedKey ? [`publickey with keyFile ${spec.keyFile ?? ''}`] : []),
+      ...(usedClusterKey ? ['publickey with klab\'s cluster key'] : []),
       ...(spec.password === undefined ? [] : ['password']),
     ];
     return new AuthenticationError(host, methods.join(' and ') || 'no method');

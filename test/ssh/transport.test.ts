@@ -1,6 +1,6 @@
 // The SSH transport against a real OpenSSH sshd on loopback: commands, timeouts, files,
 // logging and the errors for hosts that cannot be reached.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -178,6 +178,24 @@ describe('hosts that cannot be reached', () => {
     expect((error as Error).message).toBe(`master (127.0.0.1:${sshd.port}): authentication as root failed (tried password)`);
     expect(`${(error as Error).message}\n${(error as Error).stack}\n${(error as AuthenticationError).hint}`).not.toContain(password);
     expect(JSON.stringify(logged)).not.toContain(password);
+  });
+
+  test("after stage 02 a password inventory gets in with klab's cluster key, and a failure names both methods", async () => {
+    // Stage 02 authorizes the cluster key and sets PermitRootLogin prohibit-password, so the
+    // inventory's root password stops working; the session offers the cluster key too.
+    const password = 'no-longer-accepted';
+    const { keyFile: _none, ...spec } = sshd.hostSpec();
+    const clusterPrivateKey = await readFile(sshd.clientKeyFile, 'utf8');
+    const viaClusterKey = await connectHost({ ...spec, password }, { ...options(), clusterPrivateKey });
+    expect((await viaClusterKey.exec('id -u')).stdout.trim()).toBe('0');
+    await viaClusterKey.close();
+
+    const unauthorized = ssh2.utils.generateKeyPairSync('ed25519').private;
+    const error = await connectHost({ ...spec, password }, { ...options(), clusterPrivateKey: unauthorized }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AuthenticationError);
+    expect((error as Error).message).toBe(
+      `master (127.0.0.1:${sshd.port}): authentication as root failed (tried publickey with klab's cluster key and password)`,
+    );
   });
 
   test('an encrypted key file is refused before connecting', async () => {
