@@ -32,7 +32,7 @@ export interface GuestFile {
 }
 
 // Runs on every boot before sshd. Host keys are made here, on first boot, so no two VMs
-// share them (ed25519 and ECDSA: RSA takes tens of seconds under TCG); the lab's public key comes on the kernel command line, so the cached image
+// share them; the lab's public key comes on the kernel command line, so the cached image
 // holds no lab's key; the host keys go to the serial console, where `klab lab` reads and
 // pins them before its first SSH connection.
 const bootScript = `#!/bin/sh
