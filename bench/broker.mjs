@@ -4,7 +4,8 @@
 //            (-X linger.ms=5 -X batch.num.messages=10000), and a full `-C -e` read-back;
 //   kafkajs: 1,000 records per send, acks=1 and acks=-1, and a consumer-group read-back.
 // Produce latency p50/p99 comes from the broker's own request-duration histogram (kcat
-// runs) and from each kafkajs send() round trip.
+// runs) and from each kafkajs send() round trip; kcat runs also print the broker's CPU time
+// (Linux), steadier than throughput on a machine shared with other work.
 // Usage: node bench/broker.mjs [--quick] [--only kcat|kafkajs]
 // Environment: KLAB_BENCH_BROKER=path runs another bundle (to compare builds side by side);
 // KLAB_BENCH_CPU_PROF=dir writes the broker's CPU profile there.

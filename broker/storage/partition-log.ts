@@ -4,11 +4,12 @@
 // never decompressed on the write path; the only per-append CPU work is the CRC check.
 //
 // Ordering: appends, rolls, retention, DeleteRecords and truncation run one at a time per
-// partition (a promise queue). An append of up to SYNC_WRITE_MAX_BYTES is written with one
-// synchronous positional write: the thread-pool round trip of an async write cost about three
-// times the write itself, and a write of a few MiB into the page cache holds the event loop
-// for about a millisecond. Larger appends, fsyncs and everything else use async file handles,
-// so the event loop keeps serving other connections. Reads run concurrently: they only look at
+// partition (a promise queue). Appends are written with one synchronous positional write while
+// the bytes so written stay within SYNC_WRITE_BYTES_PER_TURN per turn of the event loop (across
+// all partitions): the thread-pool round trip of an async write cost about three times the
+// write itself, and a few MiB into the page cache hold the loop for a few milliseconds at most.
+// Beyond that budget appends, and fsyncs and everything else, use async file handles, so the
+// event loop keeps serving other connections. Reads run concurrently: they only look at
 // bytes below the in-memory segment size, which grows after a write completes, so a reader
 // never sees a half-written batch.
 //
@@ -97,8 +98,9 @@ export interface TimestampLookup {
 }
 
 const RECOVERY_CHUNK_BYTES = 1024 * 1024;
-/** Appends up to this size are written synchronously (see the top of this file). */
-const SYNC_WRITE_MAX_BYTES = 4 * 1024 * 1024;
+/** Bytes appends may write synchronously per turn of the event loop (see the top of this file). */
+const SYNC_WRITE_BYTES_PER_TURN = 4 * 1024 * 1024;
+let syncWriteBytesThisTurn = 0;
 const SCAN_CHUNK_BYTES = 16 * 1024;
 const MAX_RELATIVE_OFFSET = 2 ** 31 - 1;
 /** Producer ids idle longer than this are forgotten by Kafka (producer.id.expiration.ms), so recovery replays only segments this recent. */
@@ -278,7 +280,7 @@ export class PartitionLog {
 
       const position = active.size;
       try {
-        if (records.length <= SYNC_WRITE_MAX_BYTES) writeAtSync(active.fh, records, position);
+        if (takeSyncWriteBudget(records.length)) writeAtSync(active.fh, records, position);
         else await writeAt(active.fh, records, position);
         if (config.fsync === 'always') await active.fh.datasync();
       } catch (error) {
@@ -650,6 +652,14 @@ export class PartitionLog {
     }
     this.logger.info('log start offset advanced', { partition: this.name, logStartOffset: offset, deletedSegments: drop, reason });
   }
+}
+
+/** True when `bytes` fit this turn's synchronous write budget (and takes them from it). */
+function takeSyncWriteBudget(bytes: number): boolean {
+  if (syncWriteBytesThisTurn + bytes > SYNC_WRITE_BYTES_PER_TURN) return false;
+  if (syncWriteBytesThisTurn === 0) setImmediate(() => (syncWriteBytesThisTurn = 0));
+  syncWriteBytesThisTurn += bytes;
+  return true;
 }
 
 /** Feeds a segment's producer batches to producer state, unless all are older than `horizon`. */

@@ -208,7 +208,7 @@ describe('PartitionLog concurrency', () => {
     expect((await readAll(log)).values).toEqual(['before0', 'during0']);
   });
 
-  it('writes an append of several MiB (beyond the synchronous write size) whole and in order', async () => {
+  it('writes an append of several MiB (beyond the synchronous write budget) whole and in order', async () => {
     const log = await openLog({ maxMessageBytes: 2 * 1024 * 1024 });
     const big = Buffer.concat(Array.from({ length: 5 }, (_, i) => batchOf(`big${i}-`, 1, Date.now(), 1024 * 1024)));
     expect(big.length).toBeGreaterThan(4 * 1024 * 1024);
