@@ -16,7 +16,7 @@ import { deleteGroupsApi } from '../../broker/protocol/apis/42-delete-groups.js'
 import { ErrorCode } from '../../broker/protocol/errors.js';
 import { kafkaClient } from '../support/broker-clients.js';
 import { startBroker, type BrokerProcess } from '../support/broker-process.js';
-import { WireClient } from '../support/wire-client.js';
+import { WireClient } from '../support/broker-wire.js';
 
 const GROUP = 'wire-group';
 const TOPIC = 'wire-topic';
@@ -34,7 +34,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  client?.close();
+  client?.destroy();
   await broker?.dispose();
 });
 
@@ -53,7 +53,7 @@ function assignment(partitions: number[]): Buffer {
 }
 
 function commit(memberId: string, generationId: number, topic: string, offset: bigint) {
-  return client.send(offsetCommitApi, 7, {
+  return client.request(offsetCommitApi, 7, {
     groupId: GROUP,
     generationIdOrMemberEpoch: generationId,
     memberId,
@@ -63,16 +63,16 @@ function commit(memberId: string, generationId: number, topic: string, offset: b
 }
 
 async function committedOffset(): Promise<bigint> {
-  const response = await client.send(offsetFetchApi, 7, { groupId: GROUP, topics: [{ name: TOPIC, partitionIndexes: [0] }], requireStable: false });
+  const response = await client.request(offsetFetchApi, 7, { groupId: GROUP, topics: [{ name: TOPIC, partitionIndexes: [0] }], requireStable: false });
   expect(response.errorCode).toBe(ErrorCode.NONE);
   return response.topics[0]!.partitions[0]!.committedOffset;
 }
 
 describe('group protocol over the wire', () => {
   it('answers every bad request with the right error and keeps the group and its offsets intact', async () => {
-    const coordinator = await client.send(findCoordinatorApi, 2, { key: GROUP, keyType: 0 });
+    const coordinator = await client.request(findCoordinatorApi, 2, { key: GROUP, keyType: 0 });
     expect(coordinator).toMatchObject({ errorCode: ErrorCode.NONE, nodeId: 0, port: broker.port });
-    expect((await client.send(findCoordinatorApi, 2, { key: GROUP, keyType: 7 })).errorCode).toBe(ErrorCode.INVALID_REQUEST);
+    expect((await client.request(findCoordinatorApi, 2, { key: GROUP, keyType: 7 })).errorCode).toBe(ErrorCode.INVALID_REQUEST);
 
     const joinRequest = {
       groupId: GROUP,
@@ -83,9 +83,9 @@ describe('group protocol over the wire', () => {
       protocolType: 'consumer',
       protocols: [{ name: 'range', metadata: Buffer.from([0, 0, 0, 0, 0, 1, 0, TOPIC.length, ...Buffer.from(TOPIC), 0, 0, 0, 0]) }],
     };
-    const first = await client.send(joinGroupApi, 5, joinRequest);
+    const first = await client.request(joinGroupApi, 5, joinRequest);
     expect(first.errorCode).toBe(ErrorCode.MEMBER_ID_REQUIRED);
-    const joined = await client.send(joinGroupApi, 5, { ...joinRequest, memberId: first.memberId });
+    const joined = await client.request(joinGroupApi, 5, { ...joinRequest, memberId: first.memberId });
     expect(joined).toMatchObject({ errorCode: ErrorCode.NONE, generationId: 1, leader: first.memberId, protocolName: 'range' });
     const memberId = joined.memberId;
 
@@ -94,15 +94,16 @@ describe('group protocol over the wire', () => {
 
     // Malformed leader assignments: refused, nothing stored, the group still waits for a good one.
     const sync = (assignments: { memberId: string; assignment: Buffer }[]) =>
-      client.send(syncGroupApi, 3, { groupId: GROUP, generationId: 1, memberId, groupInstanceId: null, assignments });
+      client.request(syncGroupApi, 3, { groupId: GROUP, generationId: 1, memberId, groupInstanceId: null, assignments });
     expect((await sync([{ memberId, assignment: assignment([0, 1]).subarray(0, 11) }])).errorCode).toBe(ErrorCode.INVALID_REQUEST);
     expect((await sync([{ memberId, assignment: assignment([0]) }, { memberId, assignment: assignment([1]) }])).errorCode).toBe(
       ErrorCode.INVALID_REQUEST,
     );
     // A frame whose body is cut short closes that connection only.
-    await client.sendTruncated(syncGroupApi, 3, { groupId: GROUP, generationId: 1, memberId, groupInstanceId: null, assignments: [{ memberId, assignment: assignment([0, 1]) }] }, 7);
+    client.sendTruncated(syncGroupApi, 3, { groupId: GROUP, generationId: 1, memberId, groupInstanceId: null, assignments: [{ memberId, assignment: assignment([0, 1]) }] }, 7);
+    expect(await client.next()).toEqual({ kind: 'closed' });
     client = await WireClient.connect(broker.port);
-    const described = await client.send(describeGroupsApi, 5, { groups: [GROUP], includeAuthorizedOperations: false });
+    const described = await client.request(describeGroupsApi, 5, { groups: [GROUP], includeAuthorizedOperations: false });
     expect(described.groups[0]).toMatchObject({ errorCode: ErrorCode.NONE, groupState: 'CompletingRebalance' });
 
     const synced = await sync([{ memberId, assignment: assignment([0, 1]) }]);
@@ -110,7 +111,7 @@ describe('group protocol over the wire', () => {
 
     // Fencing: stale generation, unknown member.
     const heartbeat = (generationId: number, member: string) =>
-      client.send(heartbeatApi, 3, { groupId: GROUP, generationId, memberId: member, groupInstanceId: null });
+      client.request(heartbeatApi, 3, { groupId: GROUP, generationId, memberId: member, groupInstanceId: null });
     expect((await heartbeat(0, memberId)).errorCode).toBe(ErrorCode.ILLEGAL_GENERATION);
     expect((await heartbeat(1, 'no-such-member')).errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
     expect((await heartbeat(1, memberId)).errorCode).toBe(ErrorCode.NONE);
@@ -125,7 +126,7 @@ describe('group protocol over the wire', () => {
     expect((await commit(memberId, 1, TOPIC, 11n)).topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.NONE);
     expect(await committedOffset()).toBe(11n);
 
-    const multi = await client.send(offsetFetchApi, 8, {
+    const multi = await client.request(offsetFetchApi, 8, {
       groups: [
         { groupId: GROUP, topics: null },
         { groupId: 'never-used', topics: [{ name: TOPIC, partitionIndexes: [1] }] },
@@ -137,17 +138,17 @@ describe('group protocol over the wire', () => {
       ['never-used', ErrorCode.NONE, [[TOPIC, 1, -1n, '']]],
     ]);
 
-    const stable = await client.send(describeGroupsApi, 5, { groups: [GROUP, 'never-used'], includeAuthorizedOperations: false });
+    const stable = await client.request(describeGroupsApi, 5, { groups: [GROUP, 'never-used'], includeAuthorizedOperations: false });
     expect(stable.groups.map((g) => [g.groupId, g.groupState, g.protocolData, g.members.map((m) => m.memberAssignment)])).toEqual([
       [GROUP, 'Stable', 'range', [assignment([0, 1])]],
       ['never-used', 'Dead', '', []],
     ]);
-    const listed = await client.send(listGroupsApi, 4, { statesFilter: ['Stable'] });
+    const listed = await client.request(listGroupsApi, 4, { statesFilter: ['Stable'] });
     expect(listed.groups).toEqual([{ groupId: GROUP, protocolType: 'consumer', groupState: 'Stable' }]);
 
     // A group with a member cannot be deleted; once the member left, it can, offsets and all.
-    expect((await client.send(deleteGroupsApi, 2, { groupsNames: [GROUP] })).results).toEqual([{ groupId: GROUP, errorCode: ErrorCode.NON_EMPTY_GROUP }]);
-    const left = await client.send(leaveGroupApi, 4, {
+    expect((await client.request(deleteGroupsApi, 2, { groupsNames: [GROUP] })).results).toEqual([{ groupId: GROUP, errorCode: ErrorCode.NON_EMPTY_GROUP }]);
+    const left = await client.request(leaveGroupApi, 4, {
       groupId: GROUP,
       members: [
         { memberId, groupInstanceId: null },
@@ -157,19 +158,19 @@ describe('group protocol over the wire', () => {
     expect(left.members.map((m) => m.errorCode)).toEqual([ErrorCode.NONE, ErrorCode.UNKNOWN_MEMBER_ID]);
     expect((await heartbeat(1, memberId)).errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
     expect(await committedOffset()).toBe(11n);
-    expect((await client.send(deleteGroupsApi, 2, { groupsNames: [GROUP, 'never-used'] })).results).toEqual([
+    expect((await client.request(deleteGroupsApi, 2, { groupsNames: [GROUP, 'never-used'] })).results).toEqual([
       { groupId: GROUP, errorCode: ErrorCode.NONE },
       { groupId: 'never-used', errorCode: ErrorCode.GROUP_ID_NOT_FOUND },
     ]);
     expect(await committedOffset()).toBe(-1n);
 
     // The deletion is durable: after a restart the group and its offsets are still gone.
-    client.close();
+    client.destroy();
     await broker.stop();
     await broker.restart();
     client = await WireClient.connect(broker.port);
-    expect((await client.send(findCoordinatorApi, 2, { key: GROUP, keyType: 0 })).errorCode).toBe(ErrorCode.NONE);
+    expect((await client.request(findCoordinatorApi, 2, { key: GROUP, keyType: 0 })).errorCode).toBe(ErrorCode.NONE);
     expect(await committedOffset()).toBe(-1n);
-    expect((await client.send(listGroupsApi, 4, { statesFilter: [] })).groups).toEqual([]);
+    expect((await client.request(listGroupsApi, 4, { statesFilter: [] })).groups).toEqual([]);
   });
 });

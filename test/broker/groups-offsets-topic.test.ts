@@ -10,7 +10,7 @@ import { findCoordinatorApi } from '../../broker/protocol/apis/10-find-coordinat
 import { ErrorCode } from '../../broker/protocol/errors.js';
 import { kafkaClient } from '../support/broker-clients.js';
 import { startBroker, type BrokerProcess } from '../support/broker-process.js';
-import { WireClient } from '../support/wire-client.js';
+import { WireClient } from '../support/broker-wire.js';
 
 const TOPIC = 'offsets-topic-test';
 const BUSY = 'busy-committer';
@@ -32,12 +32,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  client?.close();
+  client?.destroy();
   await broker?.dispose();
 });
 
 async function commit(groupId: string, partitionIndex: number, offset: bigint): Promise<void> {
-  const response = await client.send(offsetCommitApi, 2, {
+  const response = await client.request(offsetCommitApi, 2, {
     groupId,
     generationIdOrMemberEpoch: -1,
     memberId: '',
@@ -48,13 +48,13 @@ async function commit(groupId: string, partitionIndex: number, offset: bigint): 
 }
 
 async function committed(groupId: string): Promise<bigint[]> {
-  const response = await client.send(offsetFetchApi, 3, { groupId, topics: [{ name: TOPIC, partitionIndexes: [0, 1, 2] }] });
+  const response = await client.request(offsetFetchApi, 3, { groupId, topics: [{ name: TOPIC, partitionIndexes: [0, 1, 2] }] });
   return response.topics[0]!.partitions.map((p) => p.committedOffset);
 }
 
 async function offsetsPartitionBounds(): Promise<{ start: bigint; end: bigint }> {
   const at = async (timestamp: bigint) => {
-    const response = await client.send(listOffsetsApi, 1, {
+    const response = await client.request(listOffsetsApi, 1, {
       replicaId: -1,
       topics: [{ name: '__consumer_offsets', partitions: [{ partitionIndex: PARTITION, timestamp }] }],
     });
@@ -65,7 +65,7 @@ async function offsetsPartitionBounds(): Promise<{ start: bigint; end: bigint }>
 
 describe('__consumer_offsets upkeep', () => {
   it('drops superseded commits while keeping every group’s latest offsets, across a restart', async () => {
-    expect((await client.send(findCoordinatorApi, 1, { key: BUSY, keyType: 0 })).errorCode).toBe(ErrorCode.NONE);
+    expect((await client.request(findCoordinatorApi, 1, { key: BUSY, keyType: 0 })).errorCode).toBe(ErrorCode.NONE);
     await commit(NEIGHBOUR, 2, 77n);
     for (let i = 1; i <= COMMITS; i++) await commit(BUSY, i % 2, BigInt(i));
 
@@ -79,11 +79,11 @@ describe('__consumer_offsets upkeep', () => {
     expect(await committed(BUSY)).toEqual(expectedBusy);
     expect(await committed(NEIGHBOUR)).toEqual([-1n, -1n, 77n]);
 
-    client.close();
+    client.destroy();
     await broker.stop();
     await broker.restart();
     client = await WireClient.connect(broker.port);
-    expect((await client.send(findCoordinatorApi, 1, { key: BUSY, keyType: 0 })).errorCode).toBe(ErrorCode.NONE);
+    expect((await client.request(findCoordinatorApi, 1, { key: BUSY, keyType: 0 })).errorCode).toBe(ErrorCode.NONE);
     expect(await committed(BUSY)).toEqual(expectedBusy);
     expect(await committed(NEIGHBOUR)).toEqual([-1n, -1n, 77n]);
   });

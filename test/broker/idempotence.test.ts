@@ -9,7 +9,7 @@ import { ErrorCode } from '../../broker/protocol/errors.js';
 import { buildBatch } from '../../broker/storage/record-batch.js';
 import { consumeWithKcat, kafkaClient, type KafkaClient } from '../support/broker-clients.js';
 import { startBroker, type BrokerProcess } from '../support/broker-process.js';
-import { WireClient } from '../support/wire-client.js';
+import { WireClient } from '../support/broker-wire.js';
 
 let broker: BrokerProcess;
 let kafka: KafkaClient;
@@ -32,12 +32,12 @@ async function withWire<T>(task: (client: WireClient) => Promise<T>): Promise<T>
   try {
     return await task(client);
   } finally {
-    client.close();
+    client.destroy();
   }
 }
 
 async function initProducerId(client: WireClient): Promise<bigint> {
-  const response = await client.send(initProducerIdApi, 1, { transactionalId: null, transactionTimeoutMs: 60_000 });
+  const response = await client.request(initProducerIdApi, 1, { transactionalId: null, transactionTimeoutMs: 60_000 });
   expect(response.errorCode).toBe(ErrorCode.NONE);
   expect(response.producerEpoch).toBe(0);
   return response.producerId;
@@ -51,7 +51,7 @@ function producerBatch(producerId: bigint, producerEpoch: number, baseSequence: 
 }
 
 async function produce(client: WireClient, records: Buffer): Promise<{ errorCode: number; baseOffset: bigint }> {
-  const response = await client.send(produceApi, 7, {
+  const response = await client.request(produceApi, 7, {
     transactionalId: null,
     acks: -1,
     timeoutMs: 10_000,
@@ -62,7 +62,7 @@ async function produce(client: WireClient, records: Buffer): Promise<{ errorCode
 }
 
 async function logEndOffset(client: WireClient): Promise<bigint> {
-  const response = await client.send(listOffsetsApi, 1, {
+  const response = await client.request(listOffsetsApi, 1, {
     replicaId: -1,
     topics: [{ name: 'idempotent-raw', partitions: [{ partitionIndex: 0, timestamp: -1n }] }],
   });
@@ -89,7 +89,7 @@ describe('idempotent producer', () => {
       const first = await initProducerId(client);
       const second = await initProducerId(client);
       expect(second).not.toBe(first);
-      const transactional = await client.send(initProducerIdApi, 1, { transactionalId: 'tx-1', transactionTimeoutMs: 60_000 });
+      const transactional = await client.request(initProducerIdApi, 1, { transactionalId: 'tx-1', transactionTimeoutMs: 60_000 });
       expect(transactional.errorCode).toBe(ErrorCode.INVALID_REQUEST);
     });
   });

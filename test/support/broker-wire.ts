@@ -69,6 +69,14 @@ export class WireClient {
     return decoded.body;
   }
 
+  /** Sends a request cut short by `missingBytes`, its size prefix matching the cut: a malformed body. */
+  sendTruncated<A extends ApiDefinition>(api: A, version: number, body: MessageInput<A['request']>, missingBytes: number): void {
+    const whole = Buffer.concat(encodeRequest(api, version, this.nextCorrelationId++, 'klab-wire-test', body));
+    const cut = whole.subarray(0, whole.length - missingBytes);
+    cut.writeInt32BE(cut.length - 4, 0);
+    this.write(cut);
+  }
+
   /** The next response frame (without size prefix), or 'closed' when the broker closed the connection. */
   async next(timeoutMs = 10_000): Promise<FrameOrClose> {
     const deadline = Date.now() + timeoutMs;
