@@ -47,6 +47,27 @@ describe('crc32c', () => {
       expect(crc32c(data, split, data.length, crc32c(data, 0, split))).toBe(whole);
     }
   });
+
+  it('joins its two halves exactly on long inputs (odd and even step counts, any alignment, with seeds)', () => {
+    const reference = (bytes: Uint8Array, seed = 0): number => {
+      let crc = ~seed;
+      for (const byte of bytes) {
+        crc ^= byte;
+        for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
+      }
+      return ~crc >>> 0;
+    };
+    const backing = Buffer.alloc(40_000);
+    for (let i = 0; i < backing.length; i++) backing[i] = (Math.imul(i, 0x9e3779b1) >>> 11) & 0xff;
+    for (const length of [8191, 8192, 8208, 8224, 8239, 16_400, 33_333]) {
+      for (const offset of [0, 1, 3]) {
+        const view = backing.subarray(offset, offset + length);
+        expect(crc32c(view)).toBe(reference(view));
+        expect(crc32c(view, 0, view.length, 0x1234abcd)).toBe(reference(view, 0x1234abcd));
+        expect(crc32c(view, 5000, view.length, crc32c(view, 0, 5000))).toBe(reference(view));
+      }
+    }
+  });
 });
 
 describe('splitBatches', () => {
