@@ -17,6 +17,7 @@ import { ErrorCode } from '../../broker/protocol/errors.js';
 import { kafkaClient } from '../support/broker-clients.js';
 import { startBroker, type BrokerProcess } from '../support/broker-process.js';
 import { WireClient } from '../support/broker-wire.js';
+import { consumerAssignment } from '../support/consumer-protocol.js';
 
 const GROUP = 'wire-group';
 const TOPIC = 'wire-topic';
@@ -38,19 +39,7 @@ afterAll(async () => {
   await broker?.dispose();
 });
 
-/** A ConsumerProtocol assignment (version 0) of partitions of TOPIC. */
-function assignment(partitions: number[]): Buffer {
-  const name = Buffer.from(TOPIC);
-  const buf = Buffer.alloc(2 + 4 + 2 + name.length + 4 + 4 * partitions.length + 4);
-  let at = buf.writeInt16BE(0, 0);
-  at = buf.writeInt32BE(1, at);
-  at = buf.writeInt16BE(name.length, at);
-  at += name.copy(buf, at);
-  at = buf.writeInt32BE(partitions.length, at);
-  for (const p of partitions) at = buf.writeInt32BE(p, at);
-  buf.writeInt32BE(-1, at);
-  return buf;
-}
+const assignment = (partitions: number[]): Buffer => consumerAssignment(TOPIC, partitions);
 
 function commit(memberId: string, generationId: number, topic: string, offset: bigint) {
   return client.request(offsetCommitApi, 7, {

@@ -9,6 +9,7 @@ import {
 import type { JoinResult } from '../../broker/coordinator/group.js';
 import { decodeCoordinatorRecord, type EncodedRecord } from '../../broker/coordinator/offsets-records.js';
 import { ErrorCode } from '../../broker/protocol/errors.js';
+import { consumerAssignment } from '../support/consumer-protocol.js';
 
 /** Time that moves only when the test says so; due timers run in deadline order. */
 class ManualClock implements Clock {
@@ -110,19 +111,6 @@ function track<T>(promise: Promise<T>): { settled: () => boolean; result: Promis
 
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** A ConsumerProtocol assignment: version 0, one topic with the given partitions, no user data. */
-function assignmentOf(topic: string, partitions: number[]): Buffer {
-  const name = Buffer.from(topic);
-  const buf = Buffer.alloc(2 + 4 + 2 + name.length + 4 + 4 * partitions.length + 4);
-  let at = buf.writeInt16BE(0, 0);
-  at = buf.writeInt32BE(1, at);
-  at = buf.writeInt16BE(name.length, at);
-  at += name.copy(buf, at);
-  at = buf.writeInt32BE(partitions.length, at);
-  for (const p of partitions) at = buf.writeInt32BE(p, at);
-  buf.writeInt32BE(-1, at);
-  return buf;
-}
 
 /** Commits one offset outside group membership (generation -1), as a simple consumer or admin tool does. */
 const commit = (groupId: string, topic: string, partitionIndex: number, offset: bigint, metadata: string | null = null) =>
@@ -146,7 +134,7 @@ async function stableSingleMember(groupId = 'g'): Promise<JoinResult> {
     groupInstanceId: null,
     protocolType: null,
     protocolName: null,
-    assignments: [{ memberId: joined.memberId, assignment: assignmentOf('orders', [0, 1]) }],
+    assignments: [{ memberId: joined.memberId, assignment: consumerAssignment('orders', [0, 1]) }],
   });
   expect(sync.errorCode).toBe(ErrorCode.NONE);
   return joined;
@@ -209,12 +197,12 @@ describe('group coordinator: join and sync', () => {
       protocolType: 'consumer',
       protocolName: 'range',
       assignments: [
-        { memberId: ja.memberId, assignment: assignmentOf('orders', [0, 1, 2]) },
-        { memberId: jb.memberId, assignment: assignmentOf('orders', [3, 4, 5]) },
+        { memberId: ja.memberId, assignment: consumerAssignment('orders', [0, 1, 2]) },
+        { memberId: jb.memberId, assignment: consumerAssignment('orders', [3, 4, 5]) },
       ],
     });
-    expect(leaderSync.assignment).toEqual(assignmentOf('orders', [0, 1, 2]));
-    expect((await followerSync.result).assignment).toEqual(assignmentOf('orders', [3, 4, 5]));
+    expect(leaderSync.assignment).toEqual(consumerAssignment('orders', [0, 1, 2]));
+    expect((await followerSync.result).assignment).toEqual(consumerAssignment('orders', [3, 4, 5]));
     expect(coordinator.groupState('g')).toBe('Stable');
 
     const stored = log.appended.map((a) => decodeCoordinatorRecord(a.record.key, a.record.value));
@@ -346,18 +334,18 @@ describe('group coordinator: fencing', () => {
     const sync = (assignments: { memberId: string; assignment: Buffer }[]) =>
       coordinator.syncGroup({ groupId: 'g', generationId: 1, memberId: joined.memberId, groupInstanceId: null, protocolType: null, protocolName: null, assignments });
 
-    const truncated = assignmentOf('orders', [0, 1]).subarray(0, 9);
+    const truncated = consumerAssignment('orders', [0, 1]).subarray(0, 9);
     expect((await sync([{ memberId: joined.memberId, assignment: truncated }])).errorCode).toBe(ErrorCode.INVALID_REQUEST);
-    const twice = assignmentOf('orders', [0]);
+    const twice = consumerAssignment('orders', [0]);
     expect((await sync([{ memberId: joined.memberId, assignment: twice }, { memberId: joined.memberId, assignment: twice }])).errorCode).toBe(
       ErrorCode.INVALID_REQUEST,
     );
     expect(log.appended).toHaveLength(0);
     expect(coordinator.groupState('g')).toBe('CompletingRebalance');
 
-    const good = await sync([{ memberId: joined.memberId, assignment: assignmentOf('orders', [0, 1]) }]);
+    const good = await sync([{ memberId: joined.memberId, assignment: consumerAssignment('orders', [0, 1]) }]);
     expect(good.errorCode).toBe(ErrorCode.NONE);
-    expect(good.assignment).toEqual(assignmentOf('orders', [0, 1]));
+    expect(good.assignment).toEqual(consumerAssignment('orders', [0, 1]));
     expect(coordinator.groupState('g')).toBe('Stable');
   });
 
@@ -451,7 +439,7 @@ describe('group coordinator: static membership', () => {
     clock.advance(DELAY);
     const first = await join;
     expect(first.errorCode).toBe(ErrorCode.NONE);
-    await coordinator.syncGroup({ groupId: 'g', generationId: 1, memberId: first.memberId, groupInstanceId: 'instance-1', protocolType: null, protocolName: null, assignments: [{ memberId: first.memberId, assignment: assignmentOf('orders', [0]) }] });
+    await coordinator.syncGroup({ groupId: 'g', generationId: 1, memberId: first.memberId, groupInstanceId: 'instance-1', protocolType: null, protocolName: null, assignments: [{ memberId: first.memberId, assignment: consumerAssignment('orders', [0]) }] });
 
     const restarted = await coordinator.joinGroup(joinParams({ groupInstanceId: 'instance-1' }));
     expect(restarted).toMatchObject({ errorCode: ErrorCode.NONE, generationId: 1 });
@@ -459,7 +447,7 @@ describe('group coordinator: static membership', () => {
     expect(coordinator.groupState('g')).toBe('Stable');
     expect(coordinator.heartbeat({ groupId: 'g', generationId: 1, memberId: first.memberId, groupInstanceId: 'instance-1' })).toBe(ErrorCode.FENCED_INSTANCE_ID);
     const sync = await coordinator.syncGroup({ groupId: 'g', generationId: 1, memberId: restarted.memberId, groupInstanceId: 'instance-1', protocolType: null, protocolName: null, assignments: [] });
-    expect(sync.assignment).toEqual(assignmentOf('orders', [0]));
+    expect(sync.assignment).toEqual(consumerAssignment('orders', [0]));
   });
 });
 
@@ -499,7 +487,7 @@ describe('group coordinator: offsets, listing and deletion', () => {
     const described = coordinator.describeGroup('active');
     expect(described).toMatchObject({ groupState: 'Stable', protocolType: 'consumer', protocolData: 'range' });
     expect(described.members).toEqual([
-      expect.objectContaining({ memberId: joined.memberId, clientId: 'client', memberAssignment: assignmentOf('orders', [0, 1]) }),
+      expect.objectContaining({ memberId: joined.memberId, clientId: 'client', memberAssignment: consumerAssignment('orders', [0, 1]) }),
     ]);
     expect(coordinator.describeGroup('missing')).toMatchObject({ errorCode: ErrorCode.NONE, groupState: 'Dead', members: [] });
   });
@@ -618,7 +606,7 @@ describe('group coordinator: loading from __consumer_offsets', () => {
     expect(restarted.groupState('g')).toBe('Stable');
     expect(restarted.heartbeat({ groupId: 'g', generationId: 1, memberId: joined.memberId, groupInstanceId: null })).toBe(ErrorCode.NONE);
     const sync = await restarted.syncGroup({ groupId: 'g', generationId: 1, memberId: joined.memberId, groupInstanceId: null, protocolType: null, protocolName: null, assignments: [] });
-    expect(sync.assignment).toEqual(assignmentOf('orders', [0, 1]));
+    expect(sync.assignment).toEqual(consumerAssignment('orders', [0, 1]));
     // …and is expired like any other member when it stops heartbeating.
     clock.advance(SESSION + 1);
     expect(restarted.groupState('g')).toBe('Empty');
