@@ -1,18 +1,21 @@
 // Broker throughput and latency, printed as figures (never asserted): starts the bundled
-// broker (run `node scripts/build.mjs` first) on loopback with a fresh data dir, then
+// broker (run `node scripts/build.mjs` first) on loopback with a fresh data dir, with the
+// Node flags its shebang names (as every launcher does), then
 //   kcat:    1,000,000 × 100 B and 200,000 × 1 KiB records, acks=1 and acks=-1
 //            (-X linger.ms=5 -X batch.num.messages=10000), and a full `-C -e` read-back;
 //   kafkajs: 1,000 records per send, acks=1 and acks=-1, and a consumer-group read-back.
+// A kcat run lasts about half a second, so on a shared 2-core machine one run says little:
+// each kcat case runs five times (a fresh topic each) and prints the median with the range.
 // Produce latency p50/p99 comes from the broker's own request-duration histogram (kcat
 // runs) and from each kafkajs send() round trip; kcat runs also print the broker's CPU time
-// (Linux), steadier than throughput on a machine shared with other work.
-// Usage: node bench/broker.mjs [--quick] [--only kcat|kafkajs]
+// per run (Linux), steadier than throughput on a machine shared with other work.
+// Usage: node bench/broker.mjs [--quick] [--only kcat|kafkajs]   (--quick: a tenth, once)
 // Environment: KLAB_BENCH_BROKER=path runs another bundle (to compare builds side by side);
 // KLAB_BENCH_CPU_PROF=dir writes the broker's CPU profile there.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,11 +25,21 @@ const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const quick = process.argv.includes('--quick');
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null;
 const scale = quick ? 0.1 : 1;
+const kcatRuns = quick ? 1 : 5;
+const consumeRuns = quick ? 1 : 3;
+
+/** The Node flags a bundle's `#!/usr/bin/env -S node …` line asks for. */
+async function shebangNodeFlags(bundle) {
+  const firstLine = (await readFile(bundle, 'utf8')).slice(0, 200).split('\n', 1)[0];
+  return /^#!\/usr\/bin\/env -S node (.+)$/.exec(firstLine)?.[1].trim().split(/\s+/) ?? [];
+}
 
 async function startBroker(dataDir) {
+  const bundle = process.env.KLAB_BENCH_BROKER ?? path.join(root, 'dist/klab-broker.js');
   const child = spawn(process.execPath, [
+    ...(await shebangNodeFlags(bundle)),
     ...(process.env.KLAB_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KLAB_BENCH_CPU_PROF}`] : []),
-    process.env.KLAB_BENCH_BROKER ?? path.join(root, 'dist/klab-broker.js'),
+    bundle,
     '--node-id', '0', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--metrics', '127.0.0.1:0',
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
@@ -43,24 +56,36 @@ async function startBroker(dataDir) {
   return { child, ...ports, stop: async () => { child.kill('SIGTERM'); await once(child, 'exit'); } };
 }
 
-function run(command, args, { stdout = 'ignore' } = {}) {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(command, args, { stdio: ['ignore', stdout, 'pipe'] });
-    let stderr = '';
-    let lines = 0;
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    if (stdout === 'pipe') {
-      child.stdout.on('data', (chunk) => {
-        for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) lines++;
+/**
+ * Runs a command to completion and times it. `stdoutFile` takes what it prints: a consumer's
+ * output goes to a file rather than through this process, whose reading would compete with
+ * kcat for the same two cores and be timed with it.
+ */
+async function run(command, args, { stdoutFile = null } = {}) {
+  const output = stdoutFile ? await open(stdoutFile, 'w') : null;
+  try {
+    return await new Promise((resolve, reject) => {
+      const started = process.hrtime.bigint();
+      const child = spawn(command, args, { stdio: ['ignore', output ? output.fd : 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk) => (stderr += chunk));
+      child.once('exit', (code) => {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        if (code !== 0) reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr}`));
+        else resolve({ seconds });
       });
-    }
-    child.once('exit', (code) => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (code !== 0) reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr}`));
-      else resolve({ seconds, lines });
     });
-  });
+  } finally {
+    await output?.close();
+  }
+}
+
+async function countLines(file) {
+  let lines = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
+    for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) lines++;
+  }
+  return lines;
 }
 
 async function writeInput(file, count, size) {
@@ -112,13 +137,17 @@ async function brokerCpuSeconds(pid) {
   }
 }
 
-const cpuNote = (before, after) => (before === null || after === null ? '' : `; broker CPU ${format(after - before, 2)} s`);
+const cpuNote = (before, after, runs) =>
+  before === null || after === null ? '' : `; broker CPU ${format((after - before) / runs, 2)} s per run`;
 
 function percentile(sorted, q) {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
 const format = (value, digits = 0) => value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
+const range = (values) => `${format(Math.min(...values), 2)}–${format(Math.max(...values), 2)} s`;
 
 async function benchKcat(broker, workDir) {
   const bootstrap = `127.0.0.1:${broker.kafka}`;
@@ -129,32 +158,44 @@ async function benchKcat(broker, workDir) {
   for (const { count, size } of cases) {
     const input = path.join(workDir, `input-${size}.txt`);
     await writeInput(input, count, size);
+    const mb = (count * size) / 1e6;
     for (const acks of [1, -1]) {
-      const topic = `kcat-${size}-${acks === 1 ? 'acks1' : 'acksall'}`;
+      const topicBase = `kcat-${size}-${acks === 1 ? 'acks1' : 'acksall'}`;
       const before = await produceHistogram(broker.metrics);
       const cpuBefore = await brokerCpuSeconds(broker.child.pid);
-      const produced = await run('/usr/bin/kcat', [
-        '-P', '-b', bootstrap, '-t', topic, '-X', 'linger.ms=5', '-X', 'batch.num.messages=10000',
-        '-X', `acks=${acks}`, '-l', input,
-      ]);
+      const seconds = [];
+      for (let runIndex = 0; runIndex < kcatRuns; runIndex++) {
+        const produced = await run('/usr/bin/kcat', [
+          '-P', '-b', bootstrap, '-t', `${topicBase}-${runIndex}`, '-X', 'linger.ms=5', '-X', 'batch.num.messages=10000',
+          '-X', `acks=${acks}`, '-l', input,
+        ]);
+        seconds.push(produced.seconds);
+      }
       const after = await produceHistogram(broker.metrics);
       const cpuAfter = await brokerCpuSeconds(broker.child.pid);
-      const mb = (count * size) / 1e6;
+      const typical = median(seconds);
       console.log(
-        `kcat produce ${format(count)} × ${size} B acks=${acks}: ${format(count / produced.seconds)} msg/s, ` +
-          `${format(mb / produced.seconds, 1)} MB/s (${format(produced.seconds, 2)} s); broker produce latency ` +
-          `p50 ≤ ${histogramQuantile(before, after, 0.5)} ms, p99 ≤ ${histogramQuantile(before, after, 0.99)} ms${cpuNote(cpuBefore, cpuAfter)}`,
+        `kcat produce ${format(count)} × ${size} B acks=${acks}: ${format(count / typical)} msg/s, ` +
+          `${format(mb / typical, 1)} MB/s (median of ${kcatRuns}: ${format(typical, 2)} s, range ${range(seconds)}); ` +
+          `broker produce latency p50 ≤ ${histogramQuantile(before, after, 0.5)} ms, p99 ≤ ${histogramQuantile(before, after, 0.99)} ms` +
+          cpuNote(cpuBefore, cpuAfter, kcatRuns),
       );
-      if (acks === 1) {
-        const consumeCpuBefore = await brokerCpuSeconds(broker.child.pid);
-        const consumed = await run('/usr/bin/kcat', ['-C', '-b', bootstrap, '-t', topic, '-o', 'beginning', '-e', '-q'], { stdout: 'pipe' });
-        if (consumed.lines !== count) throw new Error(`kcat consumed ${consumed.lines} of ${count}`);
-        console.log(
-          `kcat consume ${format(count)} × ${size} B: ${format(count / consumed.seconds)} msg/s, ` +
-            `${format(mb / consumed.seconds, 1)} MB/s (${format(consumed.seconds, 2)} s)` +
-            cpuNote(consumeCpuBefore, await brokerCpuSeconds(broker.child.pid)),
-        );
+      if (acks !== 1) continue;
+      const consumeCpuBefore = await brokerCpuSeconds(broker.child.pid);
+      const consumeSeconds = [];
+      for (let runIndex = 0; runIndex < consumeRuns; runIndex++) {
+        const output = path.join(workDir, 'consumed.txt');
+        const consumed = await run('/usr/bin/kcat', ['-C', '-b', bootstrap, '-t', `${topicBase}-0`, '-o', 'beginning', '-e', '-q'], { stdoutFile: output });
+        const lines = await countLines(output);
+        if (lines !== count) throw new Error(`kcat consumed ${lines} of ${count}`);
+        consumeSeconds.push(consumed.seconds);
       }
+      const typicalConsume = median(consumeSeconds);
+      console.log(
+        `kcat consume ${format(count)} × ${size} B: ${format(count / typicalConsume)} msg/s, ` +
+          `${format(mb / typicalConsume, 1)} MB/s (median of ${consumeRuns}: ${format(typicalConsume, 2)} s, range ${range(consumeSeconds)})` +
+          cpuNote(consumeCpuBefore, await brokerCpuSeconds(broker.child.pid), consumeRuns),
+      );
     }
   }
 }

@@ -1,5 +1,8 @@
 // DeleteRecords: moves a partition's log start offset forward (-1 means up to the high
 // watermark); whole segments below it are removed, and reads below it are out of range.
+// Internal topics (`__consumer_offsets`) refuse it with INVALID_TOPIC_EXCEPTION, as Kafka
+// does: truncating them would silently drop committed offsets.
+import { isInternalTopic } from '../controller/metadata-store.js';
 import { deleteRecordsApi } from '../protocol/apis/21-delete-records.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { StorageError } from '../storage/errors.js';
@@ -22,6 +25,7 @@ export const deleteRecordsHandler = defineHandler({
         name: topic.name,
         partitions: await Promise.all(
           topic.partitions.map(async ({ partitionIndex, offset }): Promise<PartitionResponse> => {
+            if (isInternalTopic(topic.name)) return { partitionIndex, lowWatermark: -1n, errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION };
             const log = broker.partitionLog(topic.name, partitionIndex);
             if (!log) return { partitionIndex, lowWatermark: -1n, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
             const target = offset === -1n ? log.highWatermark : Number(offset);

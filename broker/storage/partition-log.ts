@@ -30,9 +30,10 @@
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { rootLogger, type Logger } from '../log.js';
+import { decodeStoredRecords } from './decompress.js';
 import { describeOsError, StorageError, StorageErrorCode } from './errors.js';
 import { ProducerStateTable } from './producer-state.js';
-import { BATCH_HEADER_BYTES, BATCH_LENGTH_PREFIX_BYTES, decodeRecords, RecordBatch, splitBatches, type TimestampType } from './record-batch.js';
+import { BATCH_HEADER_BYTES, BATCH_LENGTH_PREFIX_BYTES, Compression, RecordBatch, splitBatches, type TimestampType } from './record-batch.js';
 import { readAt, Segment, walkBatches, writeAt, writeAtSync } from './segment.js';
 
 export interface LogConfig {
@@ -333,8 +334,8 @@ export class PartitionLog {
 
   /**
    * The first offset whose record timestamp is ≥ `timestamp`, with that timestamp, or null
-   * when every record is older. Uncompressed and gzip batches answer to the record; batches of
-   * other codecs answer with their first offset and max timestamp.
+   * when every record is older. The batch that holds it is decompressed (any Kafka codec) to
+   * answer to the exact record, as Kafka does.
    */
   async offsetForTimestamp(timestamp: number): Promise<TimestampLookup | null> {
     this.ensureOpen();
@@ -359,7 +360,7 @@ export class PartitionLog {
         const hit = found as { position: number; size: number } | null;
         if (!hit) continue;
         const batch = new RecordBatch(await readAt(segment.fh, hit.position, hit.size));
-        return firstRecordAtOrAfter(batch, timestamp, startOffset);
+        return firstRecordAtOrAfter(batch, timestamp, startOffset, this.name);
       }
       return null;
     } catch (error) {
@@ -754,9 +755,15 @@ async function readWholeBatches(
   return chunk.subarray(0, whole);
 }
 
-function firstRecordAtOrAfter(batch: RecordBatch, timestamp: number, startOffset: number): TimestampLookup {
-  if (batch.compression === 'none' || batch.compression === 'gzip') {
-    for (const record of decodeRecords(batch)) {
+/** The codec number in a batch's attributes (RecordBatch.compression reads an unknown one as 'none'). */
+const CODEC_BITS = 0x07;
+const knownCodecs: ReadonlySet<number> = new Set(Object.values(Compression));
+
+function firstRecordAtOrAfter(batch: RecordBatch, timestamp: number, startOffset: number, partition: string): TimestampLookup {
+  // Appends reject unknown codecs, but a segment written by a newer broker may hold one: answer
+  // from the header, which is never wrong by more than the batch.
+  if (knownCodecs.has(batch.attributes & CODEC_BITS)) {
+    for (const record of decodeStoredRecords(batch, partition)) {
       if (record.offset >= startOffset && record.timestamp >= timestamp) return { offset: record.offset, timestamp: record.timestamp };
     }
   }

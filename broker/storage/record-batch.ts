@@ -327,9 +327,8 @@ export function decodeRecords(
   const compression = batch.compression;
   let body: Buffer;
   if (compression === 'none') body = raw;
-  else if (compression === 'gzip') body = gunzipSync(raw);
   else {
-    const decompress = decompressors[compression];
+    const decompress = decompressors[compression] ?? (compression === 'gzip' ? gunzipSync : undefined);
     if (!decompress) {
       throw new StorageError(
         StorageErrorCode.UNSUPPORTED_COMPRESSION_TYPE,

@@ -1,5 +1,6 @@
 // `__consumer_offsets` is the group coordinator's own topic: clients see it marked internal
-// (Metadata isInternal) and may not produce to it, auto-create it, delete it or grow it; and a
+// (Metadata isInternal) and may not produce to it, auto-create it, delete it, grow it or
+// delete records from it; and a
 // user topic that is deleted takes its committed offsets with it, so a topic created again
 // under that name starts without them — also after a restart.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -125,6 +126,20 @@ describe('__consumer_offsets', () => {
       await producer.disconnect();
     }
     expect(await appendedTo(OFFSETS_TOPIC)).toBe(before);
+  });
+
+  it('refuses DeleteRecords with INVALID_TOPIC_EXCEPTION, keeping its log start and every committed offset', async () => {
+    const partition = (await admin.fetchTopicOffsets(OFFSETS_TOPIC)).find((entry) => Number(entry.high) > 0)!;
+    await expect(
+      admin.deleteTopicRecords({ topic: OFFSETS_TOPIC, partitions: [{ partition: partition.partition, offset: '-1' }] }),
+    ).rejects.toMatchObject({
+      cause: { partitions: [expect.objectContaining({ partition: partition.partition, error: expect.objectContaining({ type: 'INVALID_TOPIC_EXCEPTION' }) })] },
+    });
+    const after = (await admin.fetchTopicOffsets(OFFSETS_TOPIC)).find((entry) => entry.partition === partition.partition)!;
+    expect(after.low).toBe(partition.low);
+    expect(after.high).toBe(partition.high);
+    const [offsets] = await admin.fetchOffsets({ groupId: 'keeper', topics: ['user-events'] });
+    expect(offsets?.partitions).toEqual(expect.arrayContaining([expect.objectContaining({ partition: 1, offset: '3' })]));
   });
 });
 

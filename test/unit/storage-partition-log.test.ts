@@ -265,11 +265,11 @@ describe('PartitionLog segments and indexes', () => {
     expect(await log.offsetForTimestamp(0)).toEqual({ offset: 0, timestamp: base });
   });
 
-  it('answers timestamp lookups for compressed batches with the batch start', async () => {
+  it('answers timestamp lookups inside compressed batches with the exact record', async () => {
     const log = await openLog();
     await log.append(await kafkajsBatch([{ value: 'a', timestamp: 100 }, { value: 'b', timestamp: 200 }], { compression: 'lz4' }));
     await log.append(await kafkajsBatch([{ value: 'c', timestamp: 300 }], { compression: 'snappy' }));
-    expect(await log.offsetForTimestamp(150)).toEqual({ offset: 0, timestamp: 200 });
+    expect(await log.offsetForTimestamp(150)).toEqual({ offset: 1, timestamp: 200 });
     expect(await log.offsetForTimestamp(250)).toEqual({ offset: 2, timestamp: 300 });
   });
 

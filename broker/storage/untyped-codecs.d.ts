@@ -1,4 +1,4 @@
-// Types for the two pure-JS codec packages the tests use; neither ships its own.
+// Types for the two pure-JS codec packages the broker bundles and the tests use; neither ships its own.
 declare module 'lz4js' {
   export function compress(source: Uint8Array, maxSize?: number): Uint8Array;
   export function decompress(source: Uint8Array, maxSize?: number): Uint8Array;
