@@ -112,8 +112,9 @@ const flagSpecs: readonly FlagSpec[] = [
   {
     flag: 'fsync-interval-ms',
     key: 'fsyncIntervalMs',
-    schema: integer(1),
-    expected: 'milliseconds ≥ 1',
+    // Node's timers take at most 2^31-1 ms and silently fire every 1 ms beyond that.
+    schema: integer(1, 2 ** 31 - 1),
+    expected: 'milliseconds from 1 to 2147483647 (about 24.8 days)',
     defaultValue: '1000',
   },
   {

@@ -51,6 +51,12 @@ describe('configuration errors', () => {
     expect(result.stderr).toMatch(/--fsync="sometimes" is invalid: expected "always" .* or "interval"/);
   });
 
+  it('refuses an fsync interval beyond what a timer can wait, rather than syncing every millisecond', async () => {
+    const result = await runBroker(['--node-id', '0', '--data-dir', '/tmp/x', '--fsync-interval-ms', '3000000000']);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/--fsync-interval-ms="3000000000" is invalid: expected milliseconds from 1 to 2147483647/);
+  });
+
   it('names the environment variable when the bad value came from it', async () => {
     const result = await runBroker(['--node-id', '0', '--data-dir', '/tmp/x'], { KLAB_BROKER_DEFAULT_PARTITIONS: 'zero' });
     expect(result.exitCode).toBe(2);
