@@ -233,6 +233,8 @@ async function benchKafkajs(broker) {
       const producer = kafka.producer();
       await producer.connect();
       const latencies = [];
+      const histogramBefore = await produceHistogram(broker.metrics);
+      const cpuBefore = await brokerCpuSeconds(broker.child.pid);
       const started = process.hrtime.bigint();
       for (let sent = 0; sent < count; sent += 1000) {
         const messages = Array.from({ length: Math.min(1000, count - sent) }, () => ({ value }));
@@ -241,12 +243,15 @@ async function benchKafkajs(broker) {
         latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
       }
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const histogramAfter = await produceHistogram(broker.metrics);
+      const cpuSeconds = (await brokerCpuSeconds(broker.child.pid)) - cpuBefore;
       await producer.disconnect();
       latencies.sort((a, b) => a - b);
       console.log(
         `kafkajs produce ${format(count)} × ${size} B acks=${acks} (1,000 per send): ${format(count / seconds)} msg/s, ` +
           `${format((count * size) / 1e6 / seconds, 1)} MB/s; send latency p50 ${format(percentile(latencies, 0.5), 1)} ms, ` +
-          `p99 ${format(percentile(latencies, 0.99), 1)} ms`,
+          `p99 ${format(percentile(latencies, 0.99), 1)} ms (broker p50 ≤ ${histogramQuantile(histogramBefore, histogramAfter, 0.5)} ms, ` +
+          `p99 ≤ ${histogramQuantile(histogramBefore, histogramAfter, 0.99)} ms)${cpuNote(cpuSeconds, 1)}`,
       );
       if (acks !== 1) continue;
       const consumer = kafka.consumer({ groupId: `bench-${topic}`, maxBytes: 10 * 1024 * 1024, maxWaitTimeInMs: 100 });
