@@ -9,9 +9,10 @@ import snappy from 'snappyjs';
 import { describe, expect, it } from 'vitest';
 import { crc32c } from '../../broker/storage/crc32c.js';
 import { decodeStoredRecords } from '../../broker/storage/decompress.js';
-import { StorageError, StorageErrorCode } from '../../broker/storage/errors.js';
+import { StorageErrorCode } from '../../broker/storage/errors.js';
 import { BATCH_HEADER_BYTES, BATCH_LENGTH_PREFIX_BYTES, Compression, decodeRecords, RecordBatch, splitBatches } from '../../broker/storage/record-batch.js';
 import { kafkajsBatch, type KafkajsMessage } from '../support/storage-batches.js';
+import { storageErrorOf } from '../support/storage-errors.js';
 
 const PARTITION = 'orders-3';
 const BASE_OFFSET = 4_000;
@@ -58,16 +59,6 @@ function xerial(chunks: Buffer[]): Buffer {
 
 function zstdCompress(bytes: Buffer): Buffer {
   return execFileSync('zstd', ['-q', '-c', '-3'], { input: bytes });
-}
-
-function storageErrorOf(action: () => unknown): StorageError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof StorageError) return error;
-    throw error;
-  }
-  throw new Error('expected a StorageError');
 }
 
 const plain = await kafkajsBatch(messages);

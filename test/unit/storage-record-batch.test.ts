@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { crc32c } from '../../broker/storage/crc32c.js';
-import { StorageError, StorageErrorCode } from '../../broker/storage/errors.js';
+import { StorageErrorCode } from '../../broker/storage/errors.js';
 import { buildBatch, decodeRecords, RecordBatch, splitBatches } from '../../broker/storage/record-batch.js';
 import { kafkajsBatch } from '../support/storage-batches.js';
-
-function storageErrorOf(action: () => unknown): StorageError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof StorageError) return error;
-    throw error;
-  }
-  throw new Error('expected a StorageError');
-}
+import { storageErrorOf } from '../support/storage-errors.js';
 
 describe('crc32c', () => {
   it('matches the published CRC-32C check values', () => {
