@@ -2,9 +2,7 @@
 // name the flag or variable (exit 2), the advertised address, the optional HTTP endpoint for
 // metrics and probes — and that nothing listens beyond what is configured.
 import { execa } from 'execa';
-import { mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { metadataApi } from '../../broker/protocol/apis/03-metadata.js';
 import { brokerScript, startBroker, type BrokerProcess } from '../support/broker-process.js';
@@ -23,7 +21,7 @@ afterEach(async () => {
 });
 
 async function runBroker(args: string[], env: Record<string, string> = {}) {
-  return execa(process.execPath, [brokerScript, ...args], { reject: false, env, timeout: 15_000 });
+  return execa(brokerScript, args, { reject: false, env, timeout: 15_000 });
 }
 
 /** TCP ports a process listens on, read from /proc (its socket fds matched against /proc/net/tcp*). */
@@ -50,25 +48,10 @@ describe('the bundle as an executable', () => {
   it('starts through its own shebang, with the Node flags it names', async () => {
     const firstLine = (await readFile(brokerScript, 'utf8')).split('\n', 1)[0];
     expect(firstLine).toMatch(/^#!\/usr\/bin\/env -S node --initial-old-space-size=\d+$/);
-    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'klab-broker-shebang-'));
-    const child = execa(brokerScript, ['--node-id', '0', '--listen', '127.0.0.1:0', '--data-dir', dataDir], { reject: false });
-    try {
-      await new Promise<void>((resolve, reject) => {
-        let log = '';
-        child.stderr.on('data', (chunk: Buffer) => {
-          log += chunk.toString();
-          if (log.includes('listening on')) resolve();
-        });
-        child.once('exit', (code) => reject(new Error(`the broker exited (${code}) before listening: ${log}`)));
-      });
-      // env execs node in place, so the broker's own command line shows what the shebang passed.
-      const commandLine = (await readFile(`/proc/${child.pid}/cmdline`, 'utf8')).split('\0');
-      expect(commandLine.slice(0, 3)).toEqual([expect.stringMatching(/node$/), expect.stringMatching(/^--initial-old-space-size=/), brokerScript]);
-    } finally {
-      child.kill('SIGTERM');
-      expect((await child).exitCode).toBe(0);
-      await rm(dataDir, { recursive: true, force: true });
-    }
+    const running = await broker({});
+    // env execs node in place, so the broker's own command line shows what the shebang passed.
+    const commandLine = (await readFile(`/proc/${running.pid}/cmdline`, 'utf8')).split('\0');
+    expect(commandLine.slice(0, 3)).toEqual([expect.stringMatching(/node$/), expect.stringMatching(/^--initial-old-space-size=/), brokerScript]);
   });
 });
 

@@ -49,7 +49,6 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
   const launch = async () => {
     output = '';
     const args = [
-      brokerScript,
       ...(options.nodeIdFromEnvironment ? [] : ['--node-id', String(options.nodeId ?? 0)]),
       '--listen',
       `127.0.0.1:${port}`,
@@ -57,7 +56,8 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
       dataDir,
       ...(options.args ?? []),
     ];
-    const started = spawn(process.execPath, args, {
+    // Run as an executable, as deployed: its shebang starts Node with the flags it wants.
+    const started = spawn(brokerScript, args, {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, ...options.env },
     });
