@@ -34,8 +34,8 @@ function asBuffer(bytes: Uint8Array): Buffer {
 
 /** A batch that would decompress past the bound: refused, not damaged. */
 class DecompressedTooLarge extends Error {
-  constructor(readonly limit: number) {
-    super(`decompresses to more than ${limit} bytes`);
+  constructor(limit: number, what = 'decompresses to') {
+    super(`${what} more than ${limit} bytes`);
   }
 }
 
@@ -45,11 +45,66 @@ function bounded(output: Uint8Array, limit: number): Buffer {
   return asBuffer(output);
 }
 
+const ZSTD_FRAME_MAGIC = 0xfd2fb528;
+/** Skippable frames carry 0x184D2A50..0x184D2A5F, then their size. */
+const ZSTD_SKIPPABLE_MAGIC = 0x184d2a50;
+const ZSTD_RLE_BLOCK = 1;
+const ZSTD_RESERVED_BLOCK = 3;
+
+/**
+ * The largest window any frame of a zstd payload asks for (RFC 8878, section 3.1.1). fzstd
+ * allocates and clears that window before it decodes a byte, so a ten-byte frame declaring a
+ * 1 GiB window would cost a gigabyte: frames are walked, header by header and block by block,
+ * before any is decoded. A payload this walk cannot follow is left to fzstd to reject.
+ */
+function largestZstdWindow(data: Buffer): number {
+  let largest = 0;
+  let at = 0;
+  while (at + 8 <= data.length) {
+    const magic = data.readUInt32LE(at);
+    if ((magic & 0xfffffff0) === ZSTD_SKIPPABLE_MAGIC) {
+      at += 8 + data.readUInt32LE(at + 4);
+      continue;
+    }
+    if (magic !== ZSTD_FRAME_MAGIC) break;
+    const descriptor = data[at + 4]!;
+    const singleSegment = (descriptor & 0x20) !== 0;
+    let position = at + 5;
+    let window = 0;
+    if (!singleSegment) {
+      const windowDescriptor = data[position++]!;
+      const base = 2 ** (10 + (windowDescriptor >> 3));
+      window = base + (base / 8) * (windowDescriptor & 0x07);
+    }
+    position += [0, 1, 2, 4][descriptor & 0x03]!; // dictionary id
+    const contentSizeBytes = [singleSegment ? 1 : 0, 2, 4, 8][descriptor >> 6]!;
+    if (singleSegment && position + contentSizeBytes <= data.length) {
+      // A single-segment frame's window is its content size; the 2-byte form counts from 256.
+      window = data.readUIntLE(position, Math.min(contentSizeBytes, 6)) + (contentSizeBytes === 2 ? 256 : 0);
+      if (contentSizeBytes === 8 && data.readUInt16LE(position + 6) !== 0) window = Number.MAX_SAFE_INTEGER;
+    }
+    largest = Math.max(largest, window);
+    position += contentSizeBytes;
+    for (let last = false; !last; ) {
+      if (position + 3 > data.length) return largest;
+      const header = data.readUIntLE(position, 3);
+      last = (header & 1) === 1;
+      const type = (header >> 1) & 0x03;
+      if (type === ZSTD_RESERVED_BLOCK) return largest;
+      position += 3 + (type === ZSTD_RLE_BLOCK ? 1 : header >>> 3);
+    }
+    at = position + ((descriptor & 0x04) !== 0 ? 4 : 0); // content checksum
+  }
+  return largest;
+}
+
 /**
  * Block by block, so the bound holds while unpacking: a zstd frame need not declare its size,
  * and each tiny block may expand to 128 KiB.
  */
 function decompressZstd(compressed: Buffer, limit: number): Buffer {
+  const window = largestZstdWindow(compressed);
+  if (window > limit) throw new DecompressedTooLarge(limit, `needs a ${window}-byte zstd window,`);
   const blocks: Uint8Array[] = [];
   let total = 0;
   const stream = new ZstdStream((block) => {
@@ -119,7 +174,8 @@ function decompressorsUpTo(limit: number): Readonly<Record<Exclude<CompressionNa
   return {
     gzip: (compressed) => gunzipUpTo(compressed, limit),
     snappy: (compressed) => decompressSnappy(compressed, limit),
-    lz4: (compressed) => bounded(lz4.decompress(compressed, limit + 1), limit),
+    // lz4js allocates its whole output first: never more than the frame can hold, nor past the bound.
+    lz4: (compressed) => bounded(lz4.decompress(compressed, Math.min(limit + 1, lz4.decompressBound(compressed))), limit),
     zstd: (compressed) => decompressZstd(compressed, limit),
   };
 }

@@ -2,6 +2,7 @@
 declare module 'lz4js' {
   export function compress(source: Uint8Array, maxSize?: number): Uint8Array;
   export function decompress(source: Uint8Array, maxSize?: number): Uint8Array;
+  export function decompressBound(source: Uint8Array): number;
 }
 
 declare module 'snappyjs' {

@@ -175,9 +175,21 @@ describe('decodeStoredRecords on damaged batches', () => {
     const batch = stored(withBody(plain, codec, compress(body)));
     const error = storageErrorOf(() => decodeStoredRecords(batch, PARTITION, 65_536));
     expect(error.kafkaErrorCode).toBe(StorageErrorCode.CORRUPT_MESSAGE);
-    expect(error.message).toMatch(new RegExp(`^${PARTITION}: the \\w+ batch at offsets ${BASE_OFFSET}\\.\\.${lastOffset} decompresses to more than 65536 bytes`));
-    // Within the bound the same bytes are unpacked (and fail later, as they are not records).
-    expect(storageErrorOf(() => decodeStoredRecords(batch, PARTITION, 80_000)).message).not.toMatch(/more than/);
+    expect(error.message).toMatch(new RegExp(`^${PARTITION}: the \\w+ batch at offsets ${BASE_OFFSET}\\.\\.${lastOffset} (decompresses to|needs a \\d+-byte zstd window,) more than 65536 bytes`));
+    // Within the bound the same bytes are unpacked (and fail later, as they are not records). The
+    // zstd CLI streaming from stdin declares a 2 MiB window, as Java's streaming encoder does.
+    expect(storageErrorOf(() => decodeStoredRecords(batch, PARTITION, 4 * 1024 * 1024)).message).not.toMatch(/more than/);
+  });
+
+  it('refuses a zstd frame that declares a window beyond the bound before allocating it', () => {
+    // Ten bytes: a frame asking for a 1 GiB window, then one raw block of one byte.
+    const frame = Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xa0, 0x09, 0x00, 0x00, 0x41]);
+    const batch = stored(withBody(plain, Compression.zstd, frame));
+    expect(storageErrorOf(() => decodeStoredRecords(batch, PARTITION)).message).toMatch(
+      new RegExp(`^${PARTITION}: the zstd batch at offsets ${BASE_OFFSET}\\.\\.${lastOffset} needs a 1073741824-byte zstd window, more than 67108864 bytes`),
+    );
+    // The same window within the bound is decoded (and the byte is not a record).
+    expect(storageErrorOf(() => decodeStoredRecords(batch, PARTITION, 2 ** 30)).message).toMatch(/batch at offset 4000: /);
   });
 
   it('names the partition when the bytes decompress but are not records', () => {
