@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { consumeWithKcat, kafkaClient } from '../support/broker-clients.js';
+import { consumeWithKcat, kafkaClient, withAdmin } from '../support/broker-clients.js';
 import { startBroker, type BrokerProcess } from '../support/broker-process.js';
 
 let mountPoint: string;
@@ -27,10 +27,7 @@ describe('disk full', () => {
   it('fails produce with KAFKA_STORAGE_ERROR, keeps serving reads, and damages nothing stored', async () => {
     broker = await startBroker({ dataDir: mountPoint, args: ['--fsync', 'always'] });
     const kafka = kafkaClient(broker.bootstrap);
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: 'filling', numPartitions: 1 }] });
-    await admin.disconnect();
+    await withAdmin(kafka, (admin) => admin.createTopics({ topics: [{ topic: 'filling', numPartitions: 1 }] }));
 
     const producer = kafka.producer({ retry: { retries: 0 } });
     await producer.connect();

@@ -6,7 +6,7 @@ import { appendFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { metadataApi } from '../../broker/protocol/apis/03-metadata.js';
-import { consumeWithKcat, kafkaClient } from '../support/broker-clients.js';
+import { consumeWithKcat, kafkaClient, withAdmin } from '../support/broker-clients.js';
 import { startBroker, type BrokerProcess } from '../support/broker-process.js';
 import { WireClient } from '../support/broker-wire.js';
 
@@ -103,10 +103,7 @@ describe('durability across restarts', () => {
   it('loses no acknowledged record when killed with -9 during an acks=-1 fsync=always stream, and truncates a torn tail', async () => {
     const node = await broker(['--fsync', 'always']);
     const kafka = kafkaClient(node.bootstrap);
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: 'stream', numPartitions: 1 }] });
-    await admin.disconnect();
+    await withAdmin(kafka, (admin) => admin.createTopics({ topics: [{ topic: 'stream', numPartitions: 1 }] }));
 
     const producer = kafka.producer({ retry: { retries: 0 } });
     await producer.connect();

@@ -7,7 +7,7 @@ import { fetchApi } from '../../broker/protocol/apis/01-fetch.js';
 import { decodeResponse } from '../../broker/protocol/header.js';
 import { ErrorCode } from '../../broker/protocol/errors.js';
 import { splitBatches } from '../../broker/storage/record-batch.js';
-import { kafkaClient, type KafkaClient } from '../support/broker-clients.js';
+import { kafkaClient, type KafkaClient, withAdmin } from '../support/broker-clients.js';
 import { startBroker, type BrokerProcess } from '../support/broker-process.js';
 import { WireClient } from '../support/broker-wire.js';
 
@@ -17,10 +17,7 @@ let kafka: KafkaClient;
 beforeAll(async () => {
   broker = await startBroker();
   kafka = kafkaClient(broker.bootstrap);
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic: 'polled' }, { topic: 'sized' }] });
-  await admin.disconnect();
+  await withAdmin(kafka, (admin) => admin.createTopics({ topics: [{ topic: 'polled' }, { topic: 'sized' }] }));
   const producer = kafka.producer();
   await producer.connect();
   for (let i = 0; i < 10; i++) {

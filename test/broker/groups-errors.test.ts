@@ -14,7 +14,7 @@ import { describeGroupsApi } from '../../broker/protocol/apis/15-describe-groups
 import { listGroupsApi } from '../../broker/protocol/apis/16-list-groups.js';
 import { deleteGroupsApi } from '../../broker/protocol/apis/42-delete-groups.js';
 import { ErrorCode } from '../../broker/protocol/errors.js';
-import { kafkaClient } from '../support/broker-clients.js';
+import { kafkaClient, withAdmin } from '../support/broker-clients.js';
 import { startBroker, type BrokerProcess } from '../support/broker-process.js';
 import { WireClient } from '../support/broker-wire.js';
 import { consumerAssignment } from '../support/consumer-protocol.js';
@@ -27,10 +27,7 @@ let client: WireClient;
 
 beforeAll(async () => {
   broker = await startBroker();
-  const admin = kafkaClient(broker.bootstrap).admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 2 }] });
-  await admin.disconnect();
+  await withAdmin(kafkaClient(broker.bootstrap), (admin) => admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 2 }] }));
   client = await WireClient.connect(broker.port);
 });
 

@@ -8,7 +8,7 @@ import { offsetCommitApi } from '../../broker/protocol/apis/08-offset-commit.js'
 import { offsetFetchApi } from '../../broker/protocol/apis/09-offset-fetch.js';
 import { findCoordinatorApi } from '../../broker/protocol/apis/10-find-coordinator.js';
 import { ErrorCode } from '../../broker/protocol/errors.js';
-import { kafkaClient } from '../support/broker-clients.js';
+import { kafkaClient, withAdmin } from '../support/broker-clients.js';
 import { startBroker, type BrokerProcess } from '../support/broker-process.js';
 import { WireClient } from '../support/broker-wire.js';
 
@@ -24,10 +24,7 @@ let client: WireClient;
 
 beforeAll(async () => {
   broker = await startBroker();
-  const admin = kafkaClient(broker.bootstrap).admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 3 }] });
-  await admin.disconnect();
+  await withAdmin(kafkaClient(broker.bootstrap), (admin) => admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 3 }] }));
   client = await WireClient.connect(broker.port);
 });
 

@@ -3,7 +3,7 @@
 // reading independently, committed offsets surviving a restart, and kcat's balanced consumer.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kafkaClient, type KafkaClient } from '../support/broker-clients.js';
+import { kafkaClient, type KafkaClient, withAdmin } from '../support/broker-clients.js';
 import { startBroker, type BrokerProcess } from '../support/broker-process.js';
 import { kcatPath } from '../support/kcat.js';
 
@@ -37,13 +37,7 @@ afterAll(async () => {
 });
 
 async function createTopic(topic: string, numPartitions: number): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({ topics: [{ topic, numPartitions }], waitForLeaders: true });
-  } finally {
-    await admin.disconnect();
-  }
+  await withAdmin(kafka, (admin) => admin.createTopics({ topics: [{ topic, numPartitions }], waitForLeaders: true }));
 }
 
 /** Sends `count` messages spread round-robin over the partitions; returns their values. */
@@ -156,13 +150,7 @@ describe('consumer groups with kafkajs', () => {
     const members = await Promise.all(['x', 'y'].map((name) => startMember(name, 'growers', topic, processed, 500)));
     try {
       await waitFor('two members with one partition each', () => evenlyShared(members, 2));
-      const admin = kafka.admin();
-      await admin.connect();
-      try {
-        await admin.createPartitions({ topicPartitions: [{ topic, count: 4 }] });
-      } finally {
-        await admin.disconnect();
-      }
+      await withAdmin(kafka, (admin) => admin.createPartitions({ topicPartitions: [{ topic, count: 4 }] }));
       await waitFor('the four partitions shared by both members', () => evenlyShared(members, 4));
       const sent = await produce(topic, 4, 'grown', 40);
       await waitFor('messages on every partition processed', () => countsByValue(processed).size === sent.length);
@@ -187,17 +175,11 @@ describe('consumer groups with kafkajs', () => {
     await broker.stop();
     await broker.restart();
 
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      const [committed] = await admin.fetchOffsets({ groupId: 'resumers', topics: [topic] });
-      expect(committed?.partitions.map((p) => [p.partition, p.offset]).sort()).toEqual([
-        [0, '25'],
-        [1, '25'],
-      ]);
-    } finally {
-      await admin.disconnect();
-    }
+    const [committed] = await withAdmin(kafka, (admin) => admin.fetchOffsets({ groupId: 'resumers', topics: [topic] }));
+    expect(committed?.partitions.map((p) => [p.partition, p.offset]).sort()).toEqual([
+      [0, '25'],
+      [1, '25'],
+    ]);
 
     const after = await produce(topic, 2, 'after', 30);
     const secondRun: Processed[] = [];

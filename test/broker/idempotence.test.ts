@@ -7,7 +7,7 @@ import { listOffsetsApi } from '../../broker/protocol/apis/02-list-offsets.js';
 import { produceApi } from '../../broker/protocol/apis/00-produce.js';
 import { ErrorCode } from '../../broker/protocol/errors.js';
 import { buildBatch } from '../../broker/storage/record-batch.js';
-import { consumeWithKcat, kafkaClient, type KafkaClient } from '../support/broker-clients.js';
+import { consumeWithKcat, kafkaClient, type KafkaClient, withAdmin } from '../support/broker-clients.js';
 import { startBroker, type BrokerProcess } from '../support/broker-process.js';
 import { WireClient } from '../support/broker-wire.js';
 
@@ -17,10 +17,7 @@ let kafka: KafkaClient;
 beforeAll(async () => {
   broker = await startBroker();
   kafka = kafkaClient(broker.bootstrap);
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic: 'idempotent-kafkajs', numPartitions: 3 }, { topic: 'idempotent-raw', numPartitions: 1 }] });
-  await admin.disconnect();
+  await withAdmin(kafka, (admin) => admin.createTopics({ topics: [{ topic: 'idempotent-kafkajs', numPartitions: 3 }, { topic: 'idempotent-raw', numPartitions: 1 }] }));
 });
 
 afterAll(async () => {

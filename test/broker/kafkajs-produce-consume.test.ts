@@ -3,7 +3,7 @@
 // kafkajs consumer and by kcat — identical, and in order within each partition.
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { byPartition, consumeWithKcat, kafkaClient, type KafkaClient } from '../support/broker-clients.js';
+import { byPartition, consumeWithKcat, kafkaClient, type KafkaClient, withAdmin } from '../support/broker-clients.js';
 import { startBroker, type BrokerProcess } from '../support/broker-process.js';
 import { registerKafkajsCodecs } from '../support/kafkajs-codecs.js';
 
@@ -89,10 +89,7 @@ describe('kafkajs produce and consume', () => {
   for (const testCase of cases) {
     it(`${testCase.name}: every record comes back identical and in order per partition`, async () => {
       const topic = `kafkajs-${testCase.acks}-${testCase.compression}`;
-      const admin = kafka.admin();
-      await admin.connect();
-      await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
-      await admin.disconnect();
+      await withAdmin(kafka, (admin) => admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true }));
 
       const producer = kafka.producer({ allowAutoTopicCreation: false });
       await producer.connect();

@@ -11,7 +11,7 @@ import { fetchApi } from '../../broker/protocol/apis/01-fetch.js';
 import { listOffsetsApi } from '../../broker/protocol/apis/02-list-offsets.js';
 import { ErrorCode } from '../../broker/protocol/errors.js';
 import { splitBatches, type CompressionName } from '../../broker/storage/record-batch.js';
-import { kafkaClient, type KafkaClient } from '../support/broker-clients.js';
+import { kafkaClient, type KafkaClient, withAdmin } from '../support/broker-clients.js';
 import { startBroker, type BrokerProcess } from '../support/broker-process.js';
 import { WireClient } from '../support/broker-wire.js';
 import { registerKafkajsCodecs } from '../support/kafkajs-codecs.js';
@@ -61,14 +61,8 @@ async function listOffsets(topic: string, timestamp: number): Promise<{ offset: 
 }
 
 async function kafkajsOffsetFor(topic: string, timestamp: number): Promise<number> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const [partition] = await admin.fetchTopicOffsetsByTimestamp(topic, timestamp);
-    return Number(partition!.offset);
-  } finally {
-    await admin.disconnect();
-  }
+  const [partition] = await withAdmin(kafka, (admin) => admin.fetchTopicOffsetsByTimestamp(topic, timestamp));
+  return Number(partition!.offset);
 }
 
 /** kcat's own offsetsForTimes (-o s@T), then the first record it reads: "offset timestamp". */

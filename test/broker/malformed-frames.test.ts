@@ -12,9 +12,10 @@ import { produceApi } from '../../broker/protocol/apis/00-produce.js';
 import { decodeResponse, encodeRequest } from '../../broker/protocol/header.js';
 import { ErrorCode } from '../../broker/protocol/errors.js';
 import { buildBatch } from '../../broker/storage/record-batch.js';
-import { consumeWithKcat, kafkaClient, type ConsumedRecord } from '../support/broker-clients.js';
+import { consumeWithKcat, kafkaClient, type ConsumedRecord, withAdmin } from '../support/broker-clients.js';
 import { startBroker, type BrokerProcess } from '../support/broker-process.js';
 import { WireClient } from '../support/broker-wire.js';
+import { seededRandom } from '../support/seeded-random.js';
 
 const maxFrameBytes = 1024 * 1024;
 let broker: BrokerProcess;
@@ -26,18 +27,6 @@ async function segmentBytes(dataDir: string, partitionDir: string): Promise<Map<
   const dir = path.join(dataDir, partitionDir);
   const files = (await readdir(dir)).filter((name) => name.endsWith('.log')).sort();
   return new Map(await Promise.all(files.map(async (name) => [name, await readFile(path.join(dir, name))] as const)));
-}
-
-/** A deterministic byte source, so a failing fuzz case can be replayed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function produceFrame(correlationId: number, records: Buffer): Buffer {
@@ -58,10 +47,7 @@ async function expectClosed(client: WireClient): Promise<void> {
 beforeAll(async () => {
   broker = await startBroker({ args: ['--max-frame-bytes', String(maxFrameBytes)] });
   const kafka = kafkaClient(broker.bootstrap);
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic: 'guarded' }, { topic: 'parallel', numPartitions: 2 }] });
-  await admin.disconnect();
+  await withAdmin(kafka, (admin) => admin.createTopics({ topics: [{ topic: 'guarded' }, { topic: 'parallel', numPartitions: 2 }] }));
   const producer = kafka.producer();
   await producer.connect();
   await producer.send({
@@ -179,7 +165,7 @@ describe('malformed frames', () => {
   });
 
   it('rejects every record batch with a flipped byte, answering pipelined requests in order', async () => {
-    const random = prng(20261121);
+    const random = seededRandom(20261121);
     const client = await WireClient.connect(broker.port);
     const batch = buildBatch(
       Array.from({ length: 10 }, (_, i) => ({ key: Buffer.from(`fuzz-${i}`), value: Buffer.from(`payload ${i}`) })),
@@ -203,7 +189,7 @@ describe('malformed frames', () => {
   });
 
   it('answers or closes each connection sent random garbage frames', async () => {
-    const random = prng(7);
+    const random = seededRandom(7);
     let answered = 0;
     let closed = 0;
     for (let i = 0; i < 150; i++) {

@@ -6,6 +6,7 @@ import { runKcat } from './kcat.js';
 const { Kafka, logLevel } = kafkajs;
 
 export type KafkaClient = InstanceType<typeof Kafka>;
+export type KafkaAdmin = ReturnType<KafkaClient['admin']>;
 
 export function kafkaClient(bootstrap: string, clientId = 'klab-test'): KafkaClient {
   return new Kafka({
@@ -16,6 +17,17 @@ export function kafkaClient(bootstrap: string, clientId = 'klab-test'): KafkaCli
     connectionTimeout: 5_000,
     requestTimeout: 15_000,
   });
+}
+
+/** Runs `use` with a connected kafkajs admin client, disconnecting it afterwards whatever happens. */
+export async function withAdmin<T>(kafka: KafkaClient, use: (admin: KafkaAdmin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await use(admin);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 export interface ConsumedRecord {

@@ -4,6 +4,7 @@ import { Reader, decodeMessage, defaultMessage, encodeMessage } from '../../brok
 import { ProtocolError } from '../../broker/protocol/errors.js';
 import { parseVersions } from '../../broker/protocol/schema.js';
 import type { Field, MessageSchema, MessageValue } from '../../broker/protocol/schema.js';
+import { seededRandom } from '../support/seeded-random.js';
 
 /**
  * Round-trips every API's request and response at its lowest served version, its highest, and
@@ -12,18 +13,6 @@ import type { Field, MessageSchema, MessageValue } from '../../broker/protocol/s
  * few fields), tagged fields included, so a field written in the wrong place or the wrong form
  * would not come back equal.
  */
-
-/** A deterministic pseudo-random sequence (mulberry32) so failures reproduce. */
-function makeRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function sampleScalar(type: string, random: () => number): unknown {
   const pick = Math.floor(random() * 1000) + 1;
@@ -100,7 +89,7 @@ function versionsToTest(max: number): number[] {
 }
 
 function roundTrip(schema: MessageSchema, version: number, flexible: boolean, seed: number): void {
-  const value = sample(schema.fields, version, flexible, makeRandom(seed));
+  const value = sample(schema.fields, version, flexible, seededRandom(seed));
   const bytes = encodeMessage(schema, version, value);
   const reader = new Reader(bytes);
   const decoded = decodeMessage(schema, version, reader);
@@ -125,7 +114,7 @@ describe('every API round-trips at every version (min, max and both sides of the
 
 describe('malformed input (fixed-seed fuzz)', () => {
   it('mutated, truncated and random bodies of every API only ever raise ProtocolError', () => {
-    const random = makeRandom(0x5eed);
+    const random = seededRandom(0x5eed);
     const seeds: [MessageSchema, number, Buffer][] = [];
     for (const api of apis) {
       for (const version of versionsToTest(api.maxVersion)) {
