@@ -35,15 +35,13 @@ export async function ensurePrivateDir(dir: string): Promise<string> {
   return dir;
 }
 
-/** Creates the state folder (0700) and its logs folder; returns the state folder. */
+/** Creates the state folder (0700); returns it. Its logs folder is created by RunLog.open. */
 export async function ensureStateDir(inventoryFile: string): Promise<string> {
-  const dir = await ensurePrivateDir(stateDir(inventoryFile));
-  await ensurePrivateDir(logsDir(inventoryFile));
-  return dir;
+  return ensurePrivateDir(stateDir(inventoryFile));
 }
 
 /** chmod where the OS has POSIX modes; on Windows the call may fail or do little, and that is fine. */
-export async function chmodBestEffort(path: string, mode: number): Promise<void> {
+async function chmodBestEffort(path: string, mode: number): Promise<void> {
   try {
     await chmod(path, mode);
   } catch (error) {

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { KlabError, exitCodes } from '../errors.js';
 import { createLab, destroyLab, labStatus, startLab, stopLab, type LabContext } from '../lab/lab.js';
 import { labInventoryName, labKeyName } from '../lab/lab-files.js';
+import { knownHostsPath } from '../state.js';
 
 const defaultDir = path.join('.klab', 'lab');
 
@@ -46,7 +47,7 @@ function context(dir: string, signal?: AbortSignal): LabContext {
 function printAccess(dir: string): void {
   const absolute = path.resolve(dir);
   log(`inventory: ${path.join(absolute, labInventoryName)}  (klab up -i ${path.join(absolute, labInventoryName)})`);
-  log(`by hand:   ssh -i ${path.join(absolute, labKeyName)} -o UserKnownHostsFile=${path.join(absolute, '.klab', 'known_hosts')} -p PORT root@127.0.0.1`);
+  log(`by hand:   ssh -i ${path.join(absolute, labKeyName)} -o UserKnownHostsFile=${knownHostsPath(path.join(absolute, labInventoryName))} -p PORT root@127.0.0.1`);
 }
 
 export function registerLabCommand(program: Command): void {

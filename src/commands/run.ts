@@ -77,6 +77,7 @@ async function up(global: GlobalOptions, flags: RunFlags, command: string, plan:
 }
 
 async function status(global: GlobalOptions, flags: { json?: boolean }): Promise<void> {
+  const stages = await loadPlaybooks(playbooksDir());
   await withSession({ inventoryFile: global.inventory, command: 'status', createKeys: false }, async (session) => {
     const hostNames = [...session.hosts.keys()];
     const engine = new StageEngine({
@@ -89,7 +90,7 @@ async function status(global: GlobalOptions, flags: { json?: boolean }): Promise
     });
     const markers = await engine.readAllMarkers(hostNames);
     const rows: { stage: Stage; cells: Map<string, { status: StageStatus; finishedAt?: string; klabVersion?: string }> }[] = [];
-    for (const stage of session.stages) {
+    for (const stage of stages) {
       const targeted = new Set(session.context.stageHosts(stage).map((h) => h.name));
       const digests = await engine.digests(stage, [...targeted]);
       const cells = new Map(
@@ -110,7 +111,7 @@ async function status(global: GlobalOptions, flags: { json?: boolean }): Promise
       );
       return;
     }
-    const width = Math.max(5, ...session.stages.map((s) => s.id.length));
+    const width = Math.max(5, ...stages.map((s) => s.id.length));
     const columns = hostNames.map((h) => Math.max(h.length, 8));
     out([`${'stage'.padEnd(width)}`, ...hostNames.map((h, i) => h.padEnd(columns[i] ?? 8))].join('  ').trimEnd());
     for (const row of rows) {

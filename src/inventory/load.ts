@@ -1,16 +1,16 @@
 // Reads and validates klab.yaml. Every problem is reported with the file, the line and
 // column, the key path (hosts[1].internalAddress) and what was expected, and all problems
 // are reported together. Nothing touches a host before the inventory is valid.
-import { constants } from 'node:fs';
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import ssh2 from 'ssh2';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
 import { z } from 'zod';
 import { KlabError, exitCodes } from '../errors.js';
-import { checkInventoryRules } from './rules.js';
+import { KeyFileError } from '../transport/errors.js';
+import { readPrivateKeyFile } from '../transport/keys.js';
+import { checkInventoryRules, isRecord } from './rules.js';
 import { inventorySchema } from './schema.js';
 import type { Inventory } from './schema.js';
 
@@ -129,20 +129,11 @@ export async function parseInventory(text: string, file: string): Promise<Invent
 
 async function checkKeyFile(path: string): Promise<string | undefined> {
   try {
-    await access(path, constants.R_OK);
-    const parsed = ssh2.utils.parseKey(await readFile(path));
-    if (parsed instanceof Error) {
-      return /encrypted/i.test(parsed.message)
-        ? `expected an unencrypted private key; ${path} is protected by a passphrase (klab does not ask for passphrases)`
-        : `expected a private key file; ${path} is not one (${parsed.message})`;
-    }
-    if (!parsed.isPrivateKey()) return `expected a private key file; ${path} holds a public key`;
+    await readPrivateKeyFile(path);
     return undefined;
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return code === 'ENOENT'
-      ? `expected a readable private key file; ${path} does not exist`
-      : `expected a readable private key file; ${path} cannot be read (${code ?? 'error'})`;
+    if (error instanceof KeyFileError) return `expected ${error.expected}; ${path} ${error.problem}`;
+    throw error;
   }
 }
 
@@ -194,7 +185,7 @@ function typeOf(value: unknown): string {
   return typeof value === 'object' ? 'a mapping' : typeof value;
 }
 
-export function formatKeyPath(path: readonly PropertyKey[]): string {
+function formatKeyPath(path: readonly PropertyKey[]): string {
   if (path.length === 0) return '(document)';
   return path.reduce<string>((text, segment) => {
     if (typeof segment === 'number') return `${text}[${segment}]`;
@@ -259,10 +250,6 @@ function unwrap(schema: z.ZodType): z.ZodType {
     current = current.unwrap() as z.ZodType;
   }
   return current;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function firstLine(text: string): string {

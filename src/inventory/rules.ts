@@ -14,19 +14,20 @@ export interface RuleIssue {
 
 type Row = Record<string, unknown>;
 
-function isRow(value: unknown): value is Row {
+/** A YAML mapping: an object that is not null and not an array. */
+export function isRecord(value: unknown): value is Row {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 export function checkInventoryRules(data: unknown): RuleIssue[] {
-  if (!isRow(data)) return [];
+  if (!isRecord(data)) return [];
   const issues: RuleIssue[] = [];
   const hosts = Array.isArray(data.hosts) ? data.hosts : [];
 
   const firstSeen = (field: string, keyOf: (host: Row) => string | undefined, what: string): void => {
     const seen = new Map<string, number>();
     hosts.forEach((host, index) => {
-      if (!isRow(host)) return;
+      if (!isRecord(host)) return;
       const key = keyOf(host);
       if (key === undefined) return;
       const earlier = seen.get(key);
@@ -42,7 +43,7 @@ export function checkInventoryRules(data: unknown): RuleIssue[] {
   );
   firstSeen('internalAddress', (h) => (typeof h.internalAddress === 'string' ? h.internalAddress : undefined), 'internal address');
 
-  const controlPlanes = hosts.filter((h) => isRow(h) && h.role === 'control-plane').length;
+  const controlPlanes = hosts.filter((h) => isRecord(h) && h.role === 'control-plane').length;
   if (hosts.length > 0 && controlPlanes !== 1) {
     issues.push({
       path: ['hosts'],
@@ -54,12 +55,12 @@ export function checkInventoryRules(data: unknown): RuleIssue[] {
   }
 
   hosts.forEach((host, index) => {
-    if (isRow(host) && host.keyFile === undefined && host.password === undefined) {
+    if (isRecord(host) && host.keyFile === undefined && host.password === undefined) {
       issues.push({ path: ['hosts', index], message: 'expected keyFile or password: how klab logs in to this host' });
     }
   });
 
-  const cluster = isRow(data.cluster) ? data.cluster : {};
+  const cluster = isRecord(data.cluster) ? data.cluster : {};
   const pod = parseIpv4Cidr(typeof cluster.podCidr === 'string' ? cluster.podCidr : '10.244.0.0/16');
   const service = parseIpv4Cidr(typeof cluster.serviceCidr === 'string' ? cluster.serviceCidr : '10.96.0.0/12');
   if (pod && service && overlaps(pod, service)) {
@@ -69,7 +70,7 @@ export function checkInventoryRules(data: unknown): RuleIssue[] {
     });
   }
   hosts.forEach((host, index) => {
-    if (!isRow(host) || typeof host.internalAddress !== 'string' || isIP(host.internalAddress) !== 4) return;
+    if (!isRecord(host) || typeof host.internalAddress !== 'string' || isIP(host.internalAddress) !== 4) return;
     const ip = ipv4ToNumber(host.internalAddress);
     for (const [name, cidr] of [['podCidr', pod], ['serviceCidr', service]] as const) {
       if (cidr && ((ip & cidr.mask) >>> 0) === ((cidr.base & cidr.mask) >>> 0)) {

@@ -23,7 +23,7 @@ export function parseConsoleHostKeys(consoleText: string): HostKey[] {
   return [...keys.values()];
 }
 
-export async function readConsoleHostKeys(consoleLog: string): Promise<HostKey[]> {
+async function readConsoleHostKeys(consoleLog: string): Promise<HostKey[]> {
   try {
     return parseConsoleHostKeys(await readFile(consoleLog, 'latin1'));
   } catch (error) {

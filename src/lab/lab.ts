@@ -12,7 +12,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { knownHostsPath } from '../state.js';
 import { forgetHostKeys, pinHostKey } from '../transport/known-hosts.js';
-import { generateKeyPair } from '../transport/keys.js';
+import { ensureKeyPairFile } from '../transport/keys.js';
 import { readMachineAptSources, sourcesForSuite } from './apt-sources.js';
 import { LabOperationError, LabStateError } from './errors.js';
 import { waitForGuest, type GuestConnection } from './guest.js';
@@ -67,9 +67,7 @@ export async function createLab(options: CreateOptions): Promise<LabRecord> {
       vms: await withSshPorts(labVms),
     };
     await writeFile(path.join(dir, labRecordName), `${JSON.stringify(record, null, 2)}\n`);
-    const key = generateKeyPair(`klab-lab@${path.basename(dir)}`);
-    await writeFile(path.join(dir, labKeyName), key.privateKey, { mode: 0o600 });
-    await writeFile(path.join(dir, `${labKeyName}.pub`), `${key.publicKey}\n`, { mode: 0o644 });
+    await ensureKeyPairFile(path.join(dir, labKeyName), `klab-lab@${path.basename(dir)}`);
     for (const vm of record.vms) {
       await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', image.image, vmPaths(dir, vm.name).disk]);
     }

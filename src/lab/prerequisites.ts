@@ -13,7 +13,7 @@ const providers: Record<string, string> = {
   chroot: 'coreutils',
 };
 
-export type LabTool = keyof typeof providers;
+type LabTool = keyof typeof providers;
 
 /** Where `tool` is on PATH, also looking in the sbin folders a non-login root shell may lack. */
 export function findTool(tool: string, searchPath = process.env.PATH ?? ''): string | undefined {

@@ -9,7 +9,7 @@ import { LabOperationError } from './errors.js';
 import { qemuArgs, type VmLaunch } from './qemu-args.js';
 import { qmpExecute } from './qmp.js';
 
-export const qemuBinary = 'qemu-system-x86_64';
+const qemuBinary = 'qemu-system-x86_64';
 
 export async function startVm(vm: VmLaunch, cwd: string): Promise<number> {
   await rm(vm.qmpSocket, { force: true });
@@ -50,7 +50,7 @@ async function waitForExit(pidFile: string, timeoutMs: number): Promise<boolean>
   return false;
 }
 
-export interface StopResult {
+interface StopResult {
   /** How the VM ended: it powered itself off, qemu quit, or it had to be killed. */
   how: 'not-running' | 'powered-off' | 'quit' | 'killed';
 }

@@ -4,6 +4,7 @@
 import { Listr } from 'listr2';
 import type { ListrTaskWrapper } from 'listr2';
 import type { EngineEvent, Reporter, TaskOutcome, TaskStatus } from '../stages/events.js';
+import { zeroCounts } from '../stages/events.js';
 
 type Write = (line: string) => void;
 
@@ -150,7 +151,7 @@ export class ListrReporter implements Reporter {
 
   private startStage(stage: string, description: string, hosts: readonly string[]): void {
     const lines = new Map<string, HostLine>(
-      hosts.map((h) => [h, { done: deferred(), title: h, counts: { ok: 0, changed: 0, failed: 0, skipped: 0 }, warnings: [], failed: false }]),
+      hosts.map((h) => [h, { done: deferred(), title: h, counts: zeroCounts(), warnings: [], failed: false }]),
     );
     const list = new Listr(
       [

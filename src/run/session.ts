@@ -1,5 +1,5 @@
 // Everything a run command needs, opened in order: the inventory (nothing is touched
-// before it is valid), the state folder and the run log, the playbooks, the cluster key,
+// before it is valid), the state folder and the run log, the cluster key,
 // and connections to every host. Closing hangs up every host and closes the log.
 import { access } from 'node:fs/promises';
 import { KlabError, exitCodes } from '../errors.js';
@@ -12,16 +12,13 @@ import type { Host } from '../transport/host.js';
 import { RunContext, keysNotYetCreated } from '../stages/context.js';
 import type { KlabKeys } from '../stages/context.js';
 import { TemplateStore } from '../stages/digest.js';
-import { loadPlaybooks } from '../stages/playbook.js';
-import type { Stage } from '../stages/playbook.js';
-import { playbooksDir, templatesDir } from '../stages/paths.js';
+import { templatesDir } from '../stages/paths.js';
 import { RunLog } from './log.js';
 import { klabVersion } from './version.js';
 
 export interface RunSession {
   loaded: LoadedInventory;
   log: RunLog;
-  stages: Stage[];
   context: RunContext;
   templates: TemplateStore;
   hosts: Map<string, Host>;
@@ -55,7 +52,7 @@ async function clusterKeys(inventoryFile: string, create: boolean): Promise<Klab
   return ensureKeyPairFile(privateKey, clusterKeyComment);
 }
 
-export async function openSession(options: SessionOptions): Promise<RunSession> {
+async function openSession(options: SessionOptions): Promise<RunSession> {
   const loaded = await loadInventory(options.inventoryFile);
   await ensureStateDir(loaded.file);
   const log = RunLog.open(logsDir(loaded.file), options.command);
@@ -68,7 +65,6 @@ export async function openSession(options: SessionOptions): Promise<RunSession> 
     for (const host of hosts) void host.close();
   };
   try {
-    const stages = await loadPlaybooks(playbooksDir());
     const context = new RunContext(loaded.inventory, await clusterKeys(loaded.file, options.createKeys));
     hosts = await connectAll(loaded.inventory.hosts, {
       knownHostsFile: knownHostsPath(loaded.file),
@@ -81,7 +77,6 @@ export async function openSession(options: SessionOptions): Promise<RunSession> 
     return {
       loaded,
       log,
-      stages,
       context,
       templates: new TemplateStore(templatesDir()),
       hosts: new Map(hosts.map((h) => [h.name, h])),

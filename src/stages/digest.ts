@@ -32,7 +32,7 @@ export class TemplateStore {
 }
 
 /** The inline templated strings of a task, each with a label for error messages. */
-export function inlineTemplates(task: Task): { text: string; field: string }[] {
+function inlineTemplates(task: Task): { text: string; field: string }[] {
   switch (task.kind) {
     case 'template':
       return [{ text: task.spec.dest, field: 'template.dest' }];
@@ -58,7 +58,7 @@ export function inlineTemplates(task: Task): { text: string; field: string }[] {
   }
 }
 
-export function templateFiles(stage: Stage): string[] {
+function templateFiles(stage: Stage): string[] {
   const files = new Set<string>();
   for (const task of stage.tasks) {
     if (task.kind === 'template') files.add(task.spec.src);

@@ -4,10 +4,12 @@
 // with the stage's digest, then the optional afterStage hook runs (hypervisor snapshots).
 import { KlabError, exitCodes } from '../errors.js';
 import type { Host } from '../transport/host.js';
+import { redact } from '../transport/shell.js';
 import type { RunContext, TemplateView } from './context.js';
 import { stageDigest } from './digest.js';
 import type { TemplateStore } from './digest.js';
 import type { EngineEvent, Reporter, TaskOutcome, TaskStatus } from './events.js';
+import { zeroCounts } from './events.js';
 import { markerContent, markerDir, markerPath, readMarkers } from './markers.js';
 import type { StageMarker } from './markers.js';
 import { decideStage } from './planner.js';
@@ -78,14 +80,6 @@ export class StageFailedError extends KlabError {
       first?.hint ?? `Fix the cause, then run klab up again: finished stages are skipped and ${stage} runs again.`,
     );
   }
-}
-
-const zeroCounts = (): Record<TaskStatus, number> => ({ ok: 0, changed: 0, failed: 0, skipped: 0 });
-
-function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) out = out.replaceAll(secret, '***');
-  return out;
 }
 
 function tail(text: string, lines = 12): string {

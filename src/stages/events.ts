@@ -3,6 +3,9 @@
 
 export type TaskStatus = 'ok' | 'changed' | 'failed' | 'skipped';
 
+/** A fresh tally with every task status at zero. */
+export const zeroCounts = (): Record<TaskStatus, number> => ({ ok: 0, changed: 0, failed: 0, skipped: 0 });
+
 export interface TaskOutcome {
   host: string;
   status: TaskStatus;

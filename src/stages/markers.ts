@@ -2,7 +2,7 @@
 // markers say exactly which stages the restored machine has finished.
 import { z } from 'zod';
 import type { Host } from '../transport/host.js';
-import { shellQuote } from './tasks.js';
+import { quote } from '../transport/shell.js';
 
 export const markerDir = '/var/lib/klab/stages';
 
@@ -19,7 +19,7 @@ export const markerPath = (stageId: string, dir = markerDir): string => `${dir}/
 
 /** Reads every marker on a host (read-only). A marker that does not parse counts as absent, so its stage runs again. */
 export async function readMarkers(host: Host, dir = markerDir, secrets: readonly string[] = []): Promise<Map<string, StageMarker>> {
-  const result = await host.exec(`for f in ${shellQuote(dir)}/*.json; do [ -f "$f" ] && { tr -d '\\n' < "$f"; echo; }; done; true`, {
+  const result = await host.exec(`for f in ${quote(dir)}/*.json; do [ -f "$f" ] && { tr -d '\\n' < "$f"; echo; }; done; true`, {
     timeoutMs: 60_000,
     secrets,
   });

@@ -17,7 +17,7 @@ function findPackageRoot(): string {
 
 let root: string | undefined;
 
-export function packageRoot(): string {
+function packageRoot(): string {
   root ??= findPackageRoot();
   return root;
 }

@@ -132,7 +132,7 @@ const kindSchemas = {
 } as const;
 
 export type TaskKind = keyof typeof kindSchemas;
-export const taskKinds = Object.keys(kindSchemas) as TaskKind[];
+const taskKinds = Object.keys(kindSchemas) as TaskKind[];
 
 export type TemplateSpec = z.output<typeof templateSchema>;
 export type BlockInFileSpec = z.output<typeof blockInFileSchema>;
@@ -208,7 +208,7 @@ const playbookSchema = z
     });
   });
 
-export type PlaybookSpec = z.output<typeof playbookSchema>;
+type PlaybookSpec = z.output<typeof playbookSchema>;
 
 export interface Stage extends PlaybookSpec {
   /** `03-kernel`: the file name without .yaml, used in markers, logs and the CLI. */

@@ -51,7 +51,7 @@ export function referencedNames(text: string, where: string): string[] {
 }
 
 /** Names used outside sections whose value is missing: the caller decides whether that is an error yet. */
-export function missingNames(text: string, view: object, where: string): string[] {
+function missingNames(text: string, view: object, where: string): string[] {
   return topLevelNames(parse(text, where)).filter((name) => lookupPath(view, name) === undefined);
 }
 

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { ExecResult, Host } from '../transport/host.js';
 import { RemoteFileNotFoundError } from '../transport/errors.js';
+import { quote } from '../transport/shell.js';
 import type { RunContext, TemplateView } from './context.js';
 import type { TemplateStore } from './digest.js';
 import { aptScriptTemplate } from './digest.js';
@@ -21,11 +22,6 @@ export class TaskFailure extends Error {
     super(message);
     this.name = 'TaskFailure';
   }
-}
-
-/** Single-quotes a value for sh; paths in playbooks are validated, this keeps them literal anyway. */
-export function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
 const readTimeoutMs = 60_000;
@@ -89,7 +85,7 @@ const sha256 = (text: string): string => createHash('sha256').update(text).diges
 const octal = (mode: number): string => mode.toString(8).padStart(3, '0');
 
 function probeFileCommand(path: string): string {
-  const p = shellQuote(path);
+  const p = quote(path);
   return `if [ -f ${p} ]; then sha256sum < ${p} | cut -d' ' -f1; stat -c '%a %U:%G' ${p}; else echo absent; fi`;
 }
 
@@ -121,18 +117,18 @@ export async function runTemplate(env: TaskEnv, spec: TemplateSpec): Promise<Tas
   if (current.sha256 !== sha256(content)) {
     if (spec.backup) {
       const backup = `${dest}.klab-backup-${new Date().toISOString().replace(/[-:.]/g, '')}`;
-      await env.step.wetExec(`cp -p ${shellQuote(dest)} ${shellQuote(backup)}`, readTimeoutMs, `cp -p ${dest} ${backup}`);
+      await env.step.wetExec(`cp -p ${quote(dest)} ${quote(backup)}`, readTimeoutMs, `cp -p ${dest} ${backup}`);
     }
     await env.step.wetPut(dest, content, spec.mode, spec.owner, `write ${dest} (content differs)`);
     return { detail: `updated ${dest}` };
   }
   const fixes: string[] = [];
   if (current.mode !== mode) {
-    await env.step.wetExec(`chmod ${mode} ${shellQuote(dest)}`, readTimeoutMs);
+    await env.step.wetExec(`chmod ${mode} ${quote(dest)}`, readTimeoutMs);
     fixes.push(`mode ${current.mode} → ${mode}`);
   }
   if (spec.owner && ownerDiffers(spec.owner, current.owner)) {
-    await env.step.wetExec(`chown ${spec.owner} ${shellQuote(dest)}`, readTimeoutMs);
+    await env.step.wetExec(`chown ${spec.owner} ${quote(dest)}`, readTimeoutMs);
     fixes.push(`owner ${current.owner} → ${spec.owner}`);
   }
   return { detail: fixes.length > 0 ? `${dest}: ${fixes.join(', ')}` : `${dest} is up to date` };
@@ -190,7 +186,7 @@ export interface CommandState {
 export async function runCommand(env: TaskEnv, spec: CommandSpec, state: CommandState): Promise<TaskResult> {
   if (spec.creates !== undefined) {
     const creates = render(spec.creates, env.view, `${env.where} (command.creates)`);
-    const exists = await env.step.read(`test -e ${shellQuote(creates)}`);
+    const exists = await env.step.read(`test -e ${quote(creates)}`);
     if (exists.code === 0) return { detail: `already done (${creates} exists)` };
   }
   if (spec.unless !== undefined) {

@@ -50,12 +50,17 @@ export class AuthenticationError extends KlabError {
   }
 }
 
-/** A local private key file that cannot be used: missing, unreadable, not a key, or encrypted. */
+/**
+ * A local private key file that cannot be used: missing, unreadable, not a key, or encrypted.
+ * `problem` completes `key file PATH …`; `expected` says what the file should have been (the
+ * inventory check reports `expected EXPECTED; PATH PROBLEM`).
+ */
 export class KeyFileError extends KlabError {
   constructor(
     readonly path: string,
-    problem: string,
+    readonly problem: string,
     hint = 'Point keyFile at an unencrypted OpenSSH or PEM private key that klab can read (klab does not ask for passphrases).',
+    readonly expected = 'a readable private key file',
   ) {
     super(`key file ${path} ${problem}`, exitCodes.unreachable, hint);
   }

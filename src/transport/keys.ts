@@ -44,6 +44,34 @@ export async function ensureKeyPairFile(privatePath: string, comment: string): P
   return { privateKey: existing, publicKey: storedPublic?.trim() || publicKey };
 }
 
+/**
+ * Reads the private key at `path` and checks that klab can use it: it exists, is readable, is
+ * a private key (not the public half) and is not encrypted. Returns the key text; anything
+ * else throws KeyFileError naming the file and the problem.
+ */
+export async function readPrivateKeyFile(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new KeyFileError(path, code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? 'error'})`);
+  }
+  const parsed = ssh2.utils.parseKey(text);
+  if (parsed instanceof Error) {
+    throw /encrypted/i.test(parsed.message)
+      ? new KeyFileError(
+          path,
+          'is encrypted with a passphrase, and klab does not ask for passphrases',
+          'Use an unencrypted key for klab, or decrypt a copy: ssh-keygen -p -f COPY (empty new passphrase).',
+          'an unencrypted private key',
+        )
+      : new KeyFileError(path, `is not a private key klab can read (${parsed.message})`, undefined, 'a private key file');
+  }
+  if (!parsed.isPrivateKey()) throw new KeyFileError(path, 'holds a public key; keyFile must be the private key', undefined, 'a private key file');
+  return text;
+}
+
 async function readIfPresent(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');

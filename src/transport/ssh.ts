@@ -9,12 +9,10 @@
 // put and get work the same for root and for sudo users (SFTP would write as the SSH user).
 // Hosts need sh, coreutils (timeout, mktemp, cat, chmod, chown, mv) and, for a non-root
 // user, sudo without a password: any Debian or Ubuntu has all of them.
-import { readFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { NodeSSH } from 'node-ssh';
 import type { Config as NodeSshConfig } from 'node-ssh';
 import type { AnyAuthMethod, Client, ClientChannel } from 'ssh2';
-import ssh2 from 'ssh2';
 import { KlabError, exitCodes } from '../errors.js';
 import { resolveKeyFile } from '../inventory/load.js';
 import type { HostSpec } from '../inventory/schema.js';
@@ -24,13 +22,14 @@ import {
   ConnectFailedError,
   HostKeyMismatchError,
   HostUnreachableError,
-  KeyFileError,
   RemoteFileError,
   RemoteFileNotFoundError,
   SudoPasswordRequiredError,
 } from './errors.js';
 import type { HostLocation } from './errors.js';
 import type { CommandLogger, ExecOptions, ExecResult, Host, PutOptions } from './host.js';
+import { readPrivateKeyFile } from './keys.js';
+import { quote, redact } from './shell.js';
 import { fingerprint, pinHostKey, readPinnedKeys } from './known-hosts.js';
 
 export interface ConnectOptions {
@@ -53,7 +52,7 @@ export interface ConnectOptions {
 }
 
 export const defaultConnectTimeoutMs = 10_000;
-export const defaultCommandTimeoutMs = 600_000;
+const defaultCommandTimeoutMs = 600_000;
 
 /** How long after klab gives up on a command the host itself kills it. */
 const remoteKillGraceSeconds = 1;
@@ -63,7 +62,7 @@ const noSuchFileStatus = 66;
 
 export async function connectHost(spec: HostSpec, options: ConnectOptions): Promise<SshHost> {
   const location: HostLocation & { user: string } = { name: spec.name, address: spec.address, port: spec.port, user: spec.user };
-  const privateKey = spec.keyFile === undefined ? undefined : await readPrivateKey(resolveKeyFile(options.inventoryDir, spec.keyFile));
+  const privateKey = spec.keyFile === undefined ? undefined : await readPrivateKeyFile(resolveKeyFile(options.inventoryDir, spec.keyFile));
   const pinned = await readPinnedKeys(options.knownHostsFile, spec.address, spec.port);
   let mismatch: HostKeyMismatchError | undefined;
   let pinFailure: KlabError | undefined;
@@ -321,40 +320,12 @@ class TimeoutSignal extends Error {
   }
 }
 
-/** Replaces every occurrence of every non-empty secret with `***`. */
-export function redact(text: string, secrets: readonly string[]): string {
-  return secrets.filter((secret) => secret !== '').reduce((result, secret) => result.split(secret).join('***'), text);
-}
-
-/** Quotes `text` as one POSIX shell word. */
-export function quote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
-}
-
 function exitStatus(code: number | null, signal: string | undefined): number {
   if (code !== null) return code;
   // ssh2 names the signal as `SIGTERM`; the protocol itself says `TERM`.
   const name = signal === undefined ? undefined : signal.startsWith('SIG') ? signal : `SIG${signal}`;
   const number = name === undefined ? undefined : (osConstants.signals as Record<string, number>)[name];
   return 128 + (number ?? 0);
-}
-
-async function readPrivateKey(path: string): Promise<string> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new KeyFileError(path, code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? 'error'})`);
-  }
-  const parsed = ssh2.utils.parseKey(text);
-  if (parsed instanceof Error) {
-    throw /encrypted/i.test(parsed.message)
-      ? new KeyFileError(path, 'is encrypted with a passphrase, and klab does not ask for passphrases', 'Use an unencrypted key for klab, or decrypt a copy: ssh-keygen -p -f COPY (empty new passphrase).')
-      : new KeyFileError(path, `is not a private key klab can read (${parsed.message})`);
-  }
-  if (!parsed.isPrivateKey()) throw new KeyFileError(path, 'holds a public key; keyFile must be the private key');
-  return text;
 }
 
 /** The order ssh2 tries: the inventory's key, klab's cluster key, then the password (plain, then keyboard-interactive). */

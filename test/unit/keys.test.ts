@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { RunLog } from '../../src/run/log.js';
 import { clusterKeyPaths, ensureStateDir, knownHostsPath, logsDir, stateDir } from '../../src/state.js';
 import { KeyFileError } from '../../src/transport/errors.js';
 import { ensureKeyPairFile, generateKeyPair } from '../../src/transport/keys.js';
@@ -85,6 +86,8 @@ describe('state folder', () => {
     expect(logsDir(inventory)).toBe(join(dir, 'lab', '.klab', 'logs'));
     await ensureStateDir(inventory);
     expect(await mode(stateDir(inventory))).toBe(0o700);
+    // The logs folder is made by the run log when a run opens it (src/run/session.ts).
+    RunLog.open(logsDir(inventory), 'test').close();
     expect(await mode(logsDir(inventory))).toBe(0o700);
   });
 });
