@@ -9,22 +9,21 @@ import { formatHostPort } from './config.js';
 import type { TopicImage } from './controller/metadata-image.js';
 import { invalidTopicNameReason, isInternalTopic, MetadataStore } from './controller/metadata-store.js';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
-import { topicConfigSpecs } from './controller/topic-configs.js';
+import { brokerTopicConfigDefaults, logDefaults, topicConfigSpecs } from './controller/topic-configs.js';
 import { apiVersionsBody } from './handlers/18-api-versions.js';
 import { handlersByKey } from './handlers/index.js';
 import { CloseConnectionError, type AnyApiHandler, type RequestContext } from './handlers/types.js';
-import type { Logger } from './log.js';
+import { describeError, type Logger } from './log.js';
 import type { BrokerMetrics } from './metrics/broker-metrics.js';
 import type { ConnectionInfo, FrameHandler, ResponseFrame } from './net/connection.js';
 import { decodeMessage, Reader } from './protocol/codec.js';
 import { ErrorCode, errorName } from './protocol/errors.js';
+import { apiVersionsApi } from './protocol/apis/18-api-versions.js';
 import { decodeRequestHeader, encodeResponse, type RequestHeader } from './protocol/header.js';
 import type { ApiDefinition } from './protocol/schema.js';
 import type { StorageError } from './storage/errors.js';
-import { LogManager, logConfigFromTopicConfigs } from './storage/log-manager.js';
-import { defaultLogConfig, type LogConfig, type PartitionLog } from './storage/partition-log.js';
-
-const apiVersionsKey = 18;
+import { LogManager, logConfigFromTopicConfigs, partitionDirName } from './storage/log-manager.js';
+import type { PartitionLog } from './storage/partition-log.js';
 
 interface AppendWaiter {
   wake(): void;
@@ -37,9 +36,8 @@ export interface EffectiveTopicConfig {
   overridden: boolean;
 }
 
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
+/** The handler table is fixed, so ApiVersions answers from one sorted list. */
+const handledApis: readonly ApiDefinition[] = [...handlersByKey.values()].map((handler) => handler.api).sort((a, b) => a.key - b.key);
 
 export class Broker implements FrameHandler {
   /** Leader epoch of every partition: fixed at 0 until replication elects leaders. */
@@ -120,7 +118,7 @@ export class Broker implements FrameHandler {
     if (!handler) throw new Error(`unknown api key ${apiKey} (version ${apiVersion}, correlation id ${correlationId})`);
     const api = handler.api;
     if (apiVersion > api.maxVersion) {
-      if (apiKey === apiVersionsKey) {
+      if (apiKey === apiVersionsApi.key) {
         // Kafka's answer to a too-new ApiVersions: the v0 form with the list, so the client retries lower.
         return encodeResponse(api, 0, correlationId, apiVersionsBody(this, ErrorCode.UNSUPPORTED_VERSION));
       }
@@ -178,8 +176,8 @@ export class Broker implements FrameHandler {
   }
 
   /** Every API this broker answers, for ApiVersions. */
-  handledApis(): ApiDefinition[] {
-    return [...handlersByKey.values()].map((handler) => handler.api).sort((a, b) => a.key - b.key);
+  handledApis(): readonly ApiDefinition[] {
+    return handledApis;
   }
 
   // ---- topics and partitions -----------------------------------------------------------------
@@ -190,7 +188,7 @@ export class Broker implements FrameHandler {
   }
 
   partitionKey(topic: string, partition: number): string {
-    return `${topic}-${partition}`;
+    return partitionDirName(topic, partition);
   }
 
   partitionLog(topic: string, partition: number): PartitionLog | undefined {
@@ -278,16 +276,13 @@ export class Broker implements FrameHandler {
       listeners: `PLAINTEXT://${formatHostPort(config.listen)}`,
       'advertised.listeners': `PLAINTEXT://${formatHostPort(this.advertised)}`,
       'log.dirs': config.dataDir,
-      'log.retention.ms': String(config.logRetentionMs),
-      'log.retention.bytes': String(config.logRetentionBytes),
-      'log.segment.bytes': String(config.logSegmentBytes),
+      ...brokerTopicConfigDefaults(config),
       'log.flush.interval.ms': config.fsync === 'always' ? '0' : String(config.fsyncIntervalMs),
       'log.flush.interval.messages': config.fsync === 'always' ? '1' : String(2n ** 63n - 1n),
       'auto.create.topics.enable': String(config.autoCreateTopics),
       'num.partitions': String(config.defaultPartitions),
       'default.replication.factor': '1',
       'socket.request.max.bytes': String(config.maxFrameBytes),
-      'message.max.bytes': String(logDefaults(config).maxMessageBytes),
     };
   }
 
@@ -397,9 +392,8 @@ export class Broker implements FrameHandler {
   // ---- startup -----------------------------------------------------------------------------
 
   private async openPartitions(topic: TopicImage, from: number): Promise<void> {
-    const overrides = logConfigFromTopicConfigs(topic.configs);
     for (let partition = from; partition < topic.partitions; partition++) {
-      await this.logs.create(topic.name, partition, overrides);
+      await this.logs.create(topic.name, partition);
     }
   }
 
@@ -442,16 +436,4 @@ export class Broker implements FrameHandler {
       }
     }
   }
-}
-
-/** The broker-wide log settings from flags; topic configs override them per topic. */
-export function logDefaults(config: BrokerConfig): LogConfig {
-  return {
-    ...defaultLogConfig,
-    segmentBytes: config.logSegmentBytes,
-    retentionMs: config.logRetentionMs,
-    retentionBytes: config.logRetentionBytes,
-    maxMessageBytes: Math.min(config.maxFrameBytes, defaultLogConfig.maxMessageBytes),
-    fsync: config.fsync,
-  };
 }

@@ -46,3 +46,8 @@ export class Logger {
 }
 
 export const rootLogger = new Logger('broker');
+
+/** The message of a thrown value, for a log field or an error that wraps it. */
+export function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -69,13 +69,11 @@ async function main(): Promise<void> {
   }
   broker.ready = true;
 
-  let shuttingDown = false;
   const shutdown = async (signal: string) => {
-    if (shuttingDown) return;
-    shuttingDown = true;
+    if (broker.shuttingDown) return;
+    broker.beginShutdown();
     log.info('shutting down', { signal });
     broker.ready = false;
-    broker.beginShutdown();
     await server.close(shutdownGraceMs);
     await metricsServer?.close();
     await broker.close();

@@ -39,20 +39,18 @@ export class MetadataLog {
     const file = path.join(dir, fileName);
     const records: MetadataRecord[] = [];
     let goodEnd = 0;
-    let text = '';
-    if (fs.existsSync(file)) text = fs.readFileSync(file, 'utf8');
+    const bytes = fs.existsSync(file) ? fs.readFileSync(file) : Buffer.alloc(0);
     let position = 0;
-    while (position < text.length) {
-      const newline = text.indexOf('\n', position);
+    while (position < bytes.length) {
+      const newline = bytes.indexOf(0x0a, position);
       if (newline < 0) break;
-      const line = text.slice(position, newline);
-      const record = parseLine(line);
+      const record = parseLine(bytes.toString('utf8', position, newline));
       if (!record) break;
       records.push(record);
       position = newline + 1;
-      goodEnd = Buffer.byteLength(text.slice(0, position));
+      goodEnd = position;
     }
-    const size = Buffer.byteLength(text);
+    const size = bytes.length;
     if (goodEnd < size) {
       log.warn('metadata log: truncating torn or corrupt tail', { file, validBytes: goodEnd, fileBytes: size });
       fs.truncateSync(file, goodEnd);

@@ -1,77 +1,119 @@
-// The topic configs this broker supports, as data: name, how to validate a value, and where
-// its default comes from (the broker's flags). CreateTopics and DescribeConfigs use this one
-// table; anything not listed is rejected by name rather than silently ignored.
+// The topic configs this broker supports, as data: name, how to parse and validate a value,
+// the LogConfig setting it overrides, and the broker-level config that supplies its default.
+// CreateTopics, DescribeConfigs (topic and broker), and the log manager (through
+// logConfigFromTopicConfigs) all use this one table; anything not listed is rejected by name
+// rather than silently ignored.
 import type { BrokerConfig } from '../config.js';
+import { defaultLogConfig, type LogConfig } from '../storage/partition-log.js';
 
 export interface TopicConfigSpec {
   name: string;
   /** Describes a valid value for error messages. */
   expected: string;
+  /** The LogConfig setting this config overrides; none for configs the log does not act on. */
+  field?: keyof LogConfig;
+  /** The value as `field` holds it, or undefined when the value is invalid. */
+  parse(value: string): number | string | undefined;
   valid(value: string): boolean;
   defaultValue(config: BrokerConfig): string;
   /** The broker-level config name that supplies the default (for DescribeConfigs on the broker). */
   brokerName: string;
 }
 
-const longAtLeast = (min: number) => (value: string) => /^-?\d+$/.test(value) && Number(value) >= min;
+/** The broker-wide log settings from flags; topic configs override them per topic. */
+export function logDefaults(config: BrokerConfig): LogConfig {
+  return {
+    ...defaultLogConfig,
+    segmentBytes: config.logSegmentBytes,
+    retentionMs: config.logRetentionMs,
+    retentionBytes: config.logRetentionBytes,
+    maxMessageBytes: Math.min(config.maxFrameBytes, defaultLogConfig.maxMessageBytes),
+    fsync: config.fsync,
+  };
+}
+
+const integer =
+  (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  (value: string): number | undefined => {
+    if (!/^-?\d+$/.test(value)) return undefined;
+    const parsed = Number(value);
+    return Number.isSafeInteger(parsed) && parsed >= min && parsed <= max ? parsed : undefined;
+  };
+
+const oneOf =
+  <T extends string>(...choices: T[]) =>
+  (value: string): T | undefined =>
+    choices.find((choice) => choice === value);
+
+/** A spec whose default is the broker's LogConfig `field`, or `fixedDefault` for one without a field. */
+function spec(
+  fields: Omit<TopicConfigSpec, 'valid' | 'defaultValue'> & { fixedDefault?: string },
+): TopicConfigSpec {
+  const { fixedDefault, ...rest } = fields;
+  return {
+    ...rest,
+    valid: (value) => rest.parse(value) !== undefined,
+    defaultValue: (config) => fixedDefault ?? String(logDefaults(config)[rest.field!]),
+  };
+}
 
 export const topicConfigSpecs: readonly TopicConfigSpec[] = [
-  {
+  spec({
     name: 'retention.ms',
     expected: 'milliseconds, or -1 for no limit',
-    valid: longAtLeast(-1),
-    defaultValue: (config) => String(config.logRetentionMs),
+    field: 'retentionMs',
+    parse: integer(-1),
     brokerName: 'log.retention.ms',
-  },
-  {
+  }),
+  spec({
     name: 'retention.bytes',
     expected: 'bytes, or -1 for no limit',
-    valid: longAtLeast(-1),
-    defaultValue: (config) => String(config.logRetentionBytes),
+    field: 'retentionBytes',
+    parse: integer(-1),
     brokerName: 'log.retention.bytes',
-  },
-  {
+  }),
+  spec({
     name: 'segment.bytes',
     expected: 'bytes ≥ 14',
-    valid: (value) => longAtLeast(14)(value) && Number(value) <= 2 ** 31 - 1,
-    defaultValue: (config) => String(config.logSegmentBytes),
+    field: 'segmentBytes',
+    parse: integer(14, 2 ** 31 - 1),
     brokerName: 'log.segment.bytes',
-  },
-  {
+  }),
+  spec({
     name: 'segment.ms',
     expected: 'milliseconds ≥ 1',
-    valid: longAtLeast(1),
-    defaultValue: () => String(7 * 24 * 3600 * 1000),
+    field: 'segmentMs',
+    parse: integer(1),
     brokerName: 'log.roll.ms',
-  },
-  {
+  }),
+  spec({
     name: 'cleanup.policy',
     expected: '"delete" (compaction is not supported)',
-    valid: (value) => value === 'delete',
-    defaultValue: () => 'delete',
+    parse: oneOf('delete'),
+    fixedDefault: 'delete',
     brokerName: 'log.cleanup.policy',
-  },
-  {
+  }),
+  spec({
     name: 'max.message.bytes',
     expected: 'bytes ≥ 0',
-    valid: longAtLeast(0),
-    defaultValue: (config) => String(Math.min(config.maxFrameBytes, 1048588)),
+    field: 'maxMessageBytes',
+    parse: integer(0),
     brokerName: 'message.max.bytes',
-  },
-  {
+  }),
+  spec({
     name: 'message.timestamp.type',
     expected: '"CreateTime" or "LogAppendTime"',
-    valid: (value) => value === 'CreateTime' || value === 'LogAppendTime',
-    defaultValue: () => 'CreateTime',
+    field: 'timestampType',
+    parse: oneOf('CreateTime', 'LogAppendTime'),
     brokerName: 'log.message.timestamp.type',
-  },
-  {
+  }),
+  spec({
     name: 'min.insync.replicas',
     expected: '1 (single node)',
-    valid: (value) => value === '1',
-    defaultValue: () => '1',
+    parse: oneOf('1'),
+    fixedDefault: '1',
     brokerName: 'min.insync.replicas',
-  },
+  }),
 ];
 
 export const topicConfigSpecByName: ReadonlyMap<string, TopicConfigSpec> = new Map(
@@ -86,4 +128,9 @@ export function validateTopicConfigs(configs: Record<string, string>): string | 
     if (!spec.valid(value)) return `topic config ${name}=${JSON.stringify(value)} is invalid: expected ${spec.expected}`;
   }
   return null;
+}
+
+/** The broker-level defaults of every topic config, under their broker names. */
+export function brokerTopicConfigDefaults(config: BrokerConfig): Record<string, string> {
+  return Object.fromEntries(topicConfigSpecs.map((spec) => [spec.brokerName, spec.defaultValue(config)]));
 }

@@ -70,7 +70,7 @@ export class OffsetsTopic implements GroupLog {
 
   async append(partition: number, records: readonly EncodedRecord[]): Promise<void> {
     const log = this.partitionLog(partition);
-    const batch = buildBatch(records.map((record) => ({ key: record.key, value: record.value })));
+    const batch = buildBatch(records);
     this.busy.set(partition, (this.busy.get(partition) ?? 0) + 1);
     try {
       await log.append(batch, { leaderEpoch: this.broker.leaderEpoch });
@@ -102,9 +102,10 @@ export class OffsetsTopic implements GroupLog {
 
   private maybeRewrite(partition: number, log: PartitionLog): void {
     if ((this.busy.get(partition) ?? 0) > 0) return;
-    const liveRecords = [...(this.live.get(partition)?.values() ?? [])];
+    const liveKeys = this.live.get(partition);
     const held = log.logEndOffset - log.logStartOffset;
-    if (held <= Math.max(MIN_RECORDS_BEFORE_REWRITE, 2 * liveRecords.length)) return;
+    if (held <= Math.max(MIN_RECORDS_BEFORE_REWRITE, 2 * (liveKeys?.size ?? 0))) return;
+    const liveRecords = [...(liveKeys?.values() ?? [])];
     // Counted as an append in flight so no second rewrite (or snapshot of a half-written state) starts.
     this.busy.set(partition, (this.busy.get(partition) ?? 0) + 1);
     this.rewrite(partition, log, liveRecords)
@@ -125,7 +126,7 @@ export class OffsetsTopic implements GroupLog {
       const batches: Buffer[] = [];
       for (let i = 0; i < liveRecords.length; i += RECORDS_PER_REWRITE_BATCH) {
         const chunk = liveRecords.slice(i, i + RECORDS_PER_REWRITE_BATCH);
-        batches.push(buildBatch(chunk.map((record) => ({ key: record.key, value: record.value }))));
+        batches.push(buildBatch(chunk));
       }
       const records = Buffer.concat(batches);
       newStart = (await log.append(records, { leaderEpoch: this.broker.leaderEpoch })).baseOffset;

@@ -5,8 +5,9 @@
 // The block high-water lives in one small file in the data dir, replaced atomically
 // (write + fsync a temporary file, rename, fsync the directory); with a replicated metadata
 // log this becomes a metadata record instead.
-import { open, readFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { replaceFileDurably } from '../storage/durable-file.js';
 
 export const PRODUCER_ID_FILE = 'producer-ids.json';
 const BLOCK_SIZE = 1000;
@@ -17,24 +18,6 @@ export class ProducerIdStateError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = 'ProducerIdStateError';
-  }
-}
-
-async function writeDurably(file: string, content: string): Promise<void> {
-  const temporary = `${file}.tmp`;
-  const handle = await open(temporary, 'w', 0o644);
-  try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, file);
-  const dir = await open(path.dirname(file), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
   }
 }
 
@@ -94,7 +77,7 @@ export class ProducerIdManager {
 
   private async reserveBlock(): Promise<void> {
     const end = this.blockEnd + this.blockSize;
-    await writeDurably(this.file, `${JSON.stringify({ version: FORMAT_VERSION, nextBlockStart: end })}\n`);
+    await replaceFileDurably(this.file, `${JSON.stringify({ version: FORMAT_VERSION, nextBlockStart: end })}\n`);
     this.blockEnd = end;
   }
 }

@@ -4,7 +4,7 @@
 // they share the log's durability and recovery, and later its replication: a broker that takes
 // over as coordinator rebuilds the same state by replaying the same topic.
 import type { Broker } from '../broker.js';
-import type { Logger } from '../log.js';
+import { describeError, type Logger } from '../log.js';
 import { systemClock } from './clock.js';
 import { GroupCoordinator, defaultGroupCoordinatorConfig } from './group-coordinator.js';
 import { CoordinatorRecordError, decodeCoordinatorRecord } from './offsets-records.js';
@@ -58,7 +58,7 @@ function createServices(broker: Broker): CoordinatorServices {
     loading ??= loadGroups(offsetsTopic, groups, log).catch((error: unknown) => {
       loading = null;
       log.error('loading group state failed; the next FindCoordinator retries', {
-        reason: error instanceof Error ? error.message : String(error),
+        reason: describeError(error),
       });
       throw error;
     });

@@ -35,6 +35,8 @@ interface ReadOutcome {
   watched: Map<string, number>;
 }
 
+const NO_RECORDS = Buffer.alloc(0);
+
 async function readOnce(broker: Broker, request: FetchRequest): Promise<ReadOutcome> {
   let remaining = Math.max(0, request.maxBytes);
   let bytes = 0;
@@ -59,15 +61,10 @@ async function readOnce(broker: Broker, request: FetchRequest): Promise<ReadOutc
       const key = broker.partitionKey(topicRequest.topic, partitionRequest.partition);
       watched.set(key, broker.appendCount(key));
       const limit = Math.min(partitionRequest.partitionMaxBytes, remaining);
-      let records: Buffer = Buffer.alloc(0);
+      let records: Buffer = NO_RECORDS;
       let errorCode: number = ErrorCode.NONE;
       try {
-        if (limit > 0 || bytes === 0) {
-          records = await log.read(Number(partitionRequest.fetchOffset), limit, { minOneMessage: bytes === 0 });
-        } else {
-          // The response is full; still validate the offset so the client hears about it.
-          checkRange(Number(partitionRequest.fetchOffset), log.logStartOffset, log.highWatermark);
-        }
+        records = await log.read(Number(partitionRequest.fetchOffset), limit, { minOneMessage: bytes === 0 });
       } catch (error) {
         if (!(error instanceof StorageError)) throw error;
         if (error.kafkaErrorCode === ErrorCode.KAFKA_STORAGE_ERROR) broker.reportStorageError('fetch', error);
@@ -90,12 +87,6 @@ async function readOnce(broker: Broker, request: FetchRequest): Promise<ReadOutc
     responses.push({ topic: topicRequest.topic, partitions });
   }
   return { response: { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses }, bytes, hasError, watched };
-}
-
-function checkRange(offset: number, start: number, end: number): void {
-  if (offset < start || offset > end) {
-    throw new StorageError(ErrorCode.OFFSET_OUT_OF_RANGE, `offset ${offset} is outside [${start}, ${end}]`);
-  }
 }
 
 export const fetchHandler = defineHandler({

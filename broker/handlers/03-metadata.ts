@@ -2,6 +2,7 @@
 // its partitions led by this node (epoch 0, replicas and ISR = [this node]). Naming a topic
 // that does not exist creates it when the request and --auto-create-topics both allow it.
 import { metadataApi } from '../protocol/apis/03-metadata.js';
+import { ZERO_UUID } from '../protocol/codec.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { TopicImage } from '../controller/metadata-image.js';
 import { isInternalTopic } from '../controller/metadata-store.js';
@@ -9,8 +10,6 @@ import type { Broker } from '../broker.js';
 import { defineHandler, type ResponseOf } from './types.js';
 
 type TopicResponse = ResponseOf<typeof metadataApi>['topics'][number];
-
-const zeroUuid = '00000000-0000-0000-0000-000000000000';
 
 function describeTopic(broker: Broker, topic: TopicImage): TopicResponse {
   const nodes = [broker.nodeId];
@@ -62,7 +61,7 @@ export const metadataHandler = defineHandler({
         const created = request.allowAutoTopicCreation
           ? await broker.autoCreateTopic(wanted.name)
           : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-        topics.push(typeof created === 'number' ? missingTopic(wanted.name, zeroUuid, created) : describeTopic(broker, created));
+        topics.push(typeof created === 'number' ? missingTopic(wanted.name, ZERO_UUID, created) : describeTopic(broker, created));
       }
     }
     const advertised = broker.advertisedAddress;

@@ -2,6 +2,7 @@
 // there is now), replica assignments (only this node) and configs (only those the broker
 // supports); with validateOnly it stops there. Each topic succeeds or fails on its own.
 import { createTopicsApi } from '../protocol/apis/19-create-topics.js';
+import { ZERO_UUID } from '../protocol/codec.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { invalidTopicNameReason } from '../controller/metadata-store.js';
 import { validateTopicConfigs } from '../controller/topic-configs.js';
@@ -11,12 +12,11 @@ import { defineHandler, isStorageFailure, type RequestOf, type ResponseOf } from
 type TopicRequest = RequestOf<typeof createTopicsApi>['topics'][number];
 type TopicResponse = ResponseOf<typeof createTopicsApi>['topics'][number];
 
-const zeroUuid = '00000000-0000-0000-0000-000000000000';
 const configSourceDefault = 5;
 const configSourceTopic = 1;
 
 function failure(name: string, errorCode: number, errorMessage: string | null): TopicResponse {
-  return { name, topicId: zeroUuid, errorCode, errorMessage, numPartitions: -1, replicationFactor: -1, configs: null };
+  return { name, topicId: ZERO_UUID, errorCode, errorMessage, numPartitions: -1, replicationFactor: -1, configs: null };
 }
 
 interface Plan {
@@ -86,7 +86,7 @@ export const createTopicsHandler = defineHandler({
         topics.push(outcome);
         continue;
       }
-      let topicId = zeroUuid;
+      let topicId = ZERO_UUID;
       if (!request.validateOnly) {
         try {
           topicId = (await broker.createTopic(topic.name, outcome.partitions, outcome.configs)).topicId;

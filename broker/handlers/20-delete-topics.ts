@@ -9,19 +9,19 @@
 import { isInternalTopic } from '../controller/metadata-store.js';
 import { forgetCommittedOffsets } from '../coordinator/service.js';
 import { deleteTopicsApi } from '../protocol/apis/20-delete-topics.js';
+import { ZERO_UUID } from '../protocol/codec.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { defineHandler, isStorageFailure, type ResponseOf } from './types.js';
+import { describeError } from '../log.js';
 
 type TopicResponse = ResponseOf<typeof deleteTopicsApi>['responses'][number];
-
-const zeroUuid = '00000000-0000-0000-0000-000000000000';
 
 export const deleteTopicsHandler = defineHandler({
   api: deleteTopicsApi,
   errorResponse: (request, errorCode) => ({
     throttleTimeMs: 0,
     responses: [
-      ...request.topicNames.map((name) => ({ name, topicId: zeroUuid, errorCode })),
+      ...request.topicNames.map((name) => ({ name, topicId: ZERO_UUID, errorCode })),
       ...request.topics.map((topic) => ({ name: topic.name, topicId: topic.topicId, errorCode })),
     ],
   }),
@@ -29,7 +29,7 @@ export const deleteTopicsHandler = defineHandler({
     const wanted =
       apiVersion >= 6
         ? request.topics.map((topic) => ({ name: topic.name, topicId: topic.topicId }))
-        : request.topicNames.map((name) => ({ name, topicId: zeroUuid }));
+        : request.topicNames.map((name) => ({ name, topicId: ZERO_UUID }));
     const responses: TopicResponse[] = [];
     for (const { name, topicId } of wanted) {
       const topic = name !== null ? broker.topic(name) : broker.metadata.image.topicById(topicId);
@@ -61,7 +61,7 @@ export const deleteTopicsHandler = defineHandler({
         // The topic is gone either way; what is left are offsets a recreated topic would inherit.
         broker.logger.error('committed offsets of a deleted topic remain', {
           topic: topic.name,
-          reason: error instanceof Error ? error.message : String(error),
+          reason: describeError(error),
         });
       }
       responses.push({ name: topic.name, topicId: topic.topicId, errorCode: ErrorCode.NONE, errorMessage: null });

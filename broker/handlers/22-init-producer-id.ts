@@ -6,6 +6,7 @@ import { producerIdManager } from '../coordinator/service.js';
 import { initProducerIdApi } from '../protocol/apis/22-init-producer-id.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { defineHandler } from './types.js';
+import { describeError } from '../log.js';
 
 export const initProducerIdHandler = defineHandler({
   api: initProducerIdApi,
@@ -22,7 +23,7 @@ export const initProducerIdHandler = defineHandler({
     try {
       producerId = await (await producerIdManager(broker)).allocate();
     } catch (error) {
-      broker.logger.error('cannot allocate a producer id', { reason: error instanceof Error ? error.message : String(error) });
+      broker.logger.error('cannot allocate a producer id', { reason: describeError(error) });
       // Retriable for clients: the next attempt may find the disk writable again.
       return refuse(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     }

@@ -63,11 +63,6 @@ export class Reader {
     return ((this.buf[this.offset++] as number) << 24) >> 24;
   }
 
-  uint8(): number {
-    this.need(1, 'uint8');
-    return this.buf[this.offset++] as number;
-  }
-
   bool(): boolean {
     return this.int8() !== 0;
   }
@@ -136,26 +131,6 @@ export class Reader {
       shift += 7;
     }
     throw new ProtocolError('varint longer than 5 bytes', { offset: this.offset });
-  }
-
-  /** Zigzag-encoded signed 32-bit varint (record fields). */
-  varint(): number {
-    const raw = this.uvarint();
-    return (raw >>> 1) ^ -(raw & 1);
-  }
-
-  /** Zigzag-encoded signed 64-bit varint, at most 10 bytes. */
-  varlong(): bigint {
-    let result = 0n;
-    let shift = 0n;
-    for (let i = 0; i < 10; i++) {
-      if (this.offset >= this.end) throw new ProtocolError('truncated: varlong runs past the end', { offset: this.offset });
-      const byte = this.buf[this.offset++] as number;
-      result |= BigInt(byte & 0x7f) << shift;
-      if ((byte & 0x80) === 0) return (result >> 1n) ^ -(result & 1n);
-      shift += 7n;
-    }
-    throw new ProtocolError('varlong longer than 10 bytes', { offset: this.offset });
   }
 
   /** 16 bytes rendered as a canonical lowercase UUID string. */
@@ -404,21 +379,6 @@ export class Writer {
     return this;
   }
 
-  varint(value: number): this {
-    return this.uvarint(((value << 1) ^ (value >> 31)) >>> 0);
-  }
-
-  varlong(value: bigint): this {
-    this.ensure(10);
-    let rest = BigInt.asUintN(64, (value << 1n) ^ (value >> 63n));
-    while (rest >= 0x80n) {
-      this.buf[this.pos++] = Number(rest & 0x7fn) | 0x80;
-      rest >>= 7n;
-    }
-    this.buf[this.pos++] = Number(rest);
-    return this;
-  }
-
   uuid(value: string): this {
     const hex = value.replaceAll('-', '');
     if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new ProtocolError(`invalid uuid '${value}'`);
@@ -621,7 +581,8 @@ interface StructPlan {
   encode: StructEncoder;
 }
 
-const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+/** Kafka's "no topic id": the default of every uuid field, and what a name-only answer carries. */
+export const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 const EMPTY_BUFFER = Buffer.alloc(0);
 
 function scalarKindOf(type: string, where: string): Kind {

@@ -8,12 +8,10 @@
  * know the broker's versions can parse it.
  */
 
-import { apisByKey } from './apis/index.js';
+import { apisByKey, apiVersionsApi } from './apis/index.js';
 import { Reader, Writer, decodeMessage, encodeMessageInto } from './codec.js';
 import { ProtocolError } from './errors.js';
 import type { ApiDefinition, MessageInput, MessageValue } from './schema.js';
-
-const API_VERSIONS_KEY = 18;
 
 export interface RequestHeader {
   apiKey: number;
@@ -27,7 +25,7 @@ export function requestHeaderVersion(api: ApiDefinition, version: number): 1 | 2
 }
 
 export function responseHeaderVersion(api: ApiDefinition, version: number): 0 | 1 {
-  return api.key !== API_VERSIONS_KEY && api.isFlexible(version) ? 1 : 0;
+  return api.key !== apiVersionsApi.key && api.isFlexible(version) ? 1 : 0;
 }
 
 /**
@@ -35,13 +33,13 @@ export function responseHeaderVersion(api: ApiDefinition, version: number): 0 | 
  * carries, so the tagged-field section is consumed only for known APIs at flexible versions;
  * for an unknown API key the reader is left right after the client id.
  */
-export function decodeRequestHeader(reader: Reader, apis: ReadonlyMap<number, ApiDefinition> = apisByKey): RequestHeader {
+export function decodeRequestHeader(reader: Reader): RequestHeader {
   try {
     const apiKey = reader.int16();
     const apiVersion = reader.int16();
     const correlationId = reader.int32();
     const clientId = reader.nullableString();
-    const api = apis.get(apiKey);
+    const api = apisByKey.get(apiKey);
     if (api !== undefined && api.isFlexible(apiVersion)) reader.skipTaggedFields();
     return { apiKey, apiVersion, correlationId, clientId };
   } catch (error) {
@@ -49,18 +47,18 @@ export function decodeRequestHeader(reader: Reader, apis: ReadonlyMap<number, Ap
   }
 }
 
-export function encodeRequestHeader(writer: Writer, api: ApiDefinition, version: number, correlationId: number, clientId: string | null): void {
+function encodeRequestHeader(writer: Writer, api: ApiDefinition, version: number, correlationId: number, clientId: string | null): void {
   writer.int16(api.key).int16(version).int32(correlationId).nullableString(clientId);
   if (requestHeaderVersion(api, version) === 2) writer.uvarint(0);
 }
 
-export function encodeResponseHeader(writer: Writer, api: ApiDefinition, version: number, correlationId: number): void {
+function encodeResponseHeader(writer: Writer, api: ApiDefinition, version: number, correlationId: number): void {
   writer.int32(correlationId);
   if (responseHeaderVersion(api, version) === 1) writer.uvarint(0);
 }
 
 /** Reads a response header and returns its correlation id. */
-export function decodeResponseHeader(reader: Reader, api: ApiDefinition, version: number): number {
+function decodeResponseHeader(reader: Reader, api: ApiDefinition, version: number): number {
   try {
     const correlationId = reader.int32();
     if (responseHeaderVersion(api, version) === 1) reader.skipTaggedFields();

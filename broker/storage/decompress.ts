@@ -12,6 +12,7 @@ import lz4 from 'lz4js';
 import snappy from 'snappyjs';
 import { StorageError, StorageErrorCode } from './errors.js';
 import { decodeRecords, type CompressionName, type DecodedRecord, type Decompressor, type RecordBatch } from './record-batch.js';
+import { describeError } from '../log.js';
 
 /** "\x82SNAPPY\0", the first bytes of a snappy-java (xerial) stream. */
 const XERIAL_MAGIC = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00]);
@@ -199,7 +200,7 @@ export function decodeStoredRecords(batch: RecordBatch, partition: string, limit
         ? error.message
         : error instanceof DecompressedTooLarge
           ? `${batchName} ${error.message}, the most the broker unpacks to look inside one batch`
-          : `${batchName} does not decompress (${error instanceof Error ? error.message : String(error)}): ` +
+          : `${batchName} does not decompress (${describeError(error)}): ` +
             `its bytes are not valid ${batch.compression} data`;
     const code = error instanceof StorageError ? error.kafkaErrorCode : StorageErrorCode.CORRUPT_MESSAGE;
     throw new StorageError(code, message, { partition, cause: error });

@@ -4,11 +4,12 @@
 // broker serves exactly what is on disk. It also owns the two storage timers: flushing dirty
 // logs when fsync is 'interval', and applying retention.
 //
-// Topic configs live in the controller's metadata; the manager is told them (at open through
-// `topicConfig`, later through updateTopicConfig) and turns Kafka config names into LogConfig
-// with logConfigFromTopicConfigs.
+// Topic configs live in the controller's metadata; the manager asks for them through its
+// `topicConfig` callback whenever it opens a log (or is told a topic's configs changed), and
+// logConfigFromTopicConfigs turns Kafka config names into LogConfig.
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { topicConfigSpecs } from '../controller/topic-configs.js';
 import { rootLogger, type Logger } from '../log.js';
 import { describeOsError, StorageError, StorageErrorCode } from './errors.js';
 import { defaultLogConfig, PartitionLog, type LogConfig } from './partition-log.js';
@@ -17,7 +18,7 @@ export interface LogManagerOptions {
   dataDir: string;
   /** Broker-wide defaults (log.* settings); topic configs override them. */
   defaults?: LogConfig;
-  /** Topic config overrides by topic name, for topics the manager was not told about since. */
+  /** A topic's config overrides, as the metadata holds them now. */
   topicConfig?: (topic: string) => Partial<LogConfig>;
   /** How often dirty logs are fsynced when fsync is 'interval' (default 1000). */
   flushIntervalMs?: number;
@@ -40,7 +41,6 @@ export class LogManager {
   private readonly logs = new Map<string, TopicPartitionLog>();
   /** Opens in progress, so concurrent creates of one partition share one log. */
   private readonly opening = new Map<string, Promise<PartitionLog>>();
-  private readonly overrides = new Map<string, Partial<LogConfig>>();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly defaults: LogConfig;
   private readonly logger: Logger;
@@ -92,8 +92,7 @@ export class LogManager {
   }
 
   /** Opens or creates the log of a partition; an existing log is returned as it is. */
-  async create(topic: string, partition: number, overrides?: Partial<LogConfig>): Promise<PartitionLog> {
-    if (overrides) this.overrides.set(topic, { ...this.overridesFor(topic), ...overrides });
+  async create(topic: string, partition: number): Promise<PartitionLog> {
     const name = partitionDirName(topic, partition);
     const existing = this.logs.get(name);
     if (existing) return existing.log;
@@ -112,9 +111,8 @@ export class LogManager {
     return opened;
   }
 
-  /** Replaces a topic's overrides and applies the result to its open logs. */
-  updateTopicConfig(topic: string, overrides: Partial<LogConfig>): void {
-    this.overrides.set(topic, overrides);
+  /** Reads a topic's configs again through `topicConfig` and applies them to its open logs. */
+  reloadTopicConfig(topic: string): void {
     const config = this.configFor(topic);
     for (const entry of this.logs.values()) if (entry.topic === topic) entry.log.updateConfig(config);
   }
@@ -144,15 +142,14 @@ export class LogManager {
     }
   }
 
-  /** Deletes every partition log of a topic and forgets its overrides. */
+  /** Deletes every partition log of a topic. */
   async deleteTopic(topic: string): Promise<void> {
     for (const entry of this.all()) if (entry.topic === topic) await this.deletePartition(topic, entry.partition);
-    this.overrides.delete(topic);
   }
 
   /** fsyncs every log with unflushed appends. */
   async flushAll(): Promise<void> {
-    await Promise.all(this.all().map(({ log }) => (log.needsFlush ? log.flush() : undefined)));
+    await Promise.all(this.all().map(({ log }) => log.flush()));
   }
 
   /** Runs retention on every log; returns how many segments were deleted. */
@@ -171,12 +168,7 @@ export class LogManager {
   }
 
   private configFor(topic: string): LogConfig {
-    return { ...this.defaults, ...this.overridesFor(topic) };
-  }
-
-  /** Overrides set through this manager win; otherwise those the broker knew at startup. */
-  private overridesFor(topic: string): Partial<LogConfig> {
-    return this.overrides.get(topic) ?? this.options.topicConfig?.(topic) ?? {};
+    return { ...this.defaults, ...this.options.topicConfig?.(topic) };
   }
 
   private startTimers(): void {
@@ -198,34 +190,23 @@ export function partitionDirName(topic: string, partition: number): string {
 
 /**
  * Turns a topic's Kafka configs (as CreateTopics / the metadata store hold them) into LogConfig
- * overrides. Names that are not log settings are ignored; a log setting with a bad value is an
+ * overrides, parsing each with the same rules CreateTopics validates with (topic-configs.ts).
+ * Names that are not log settings are ignored; a log setting with a bad value is an
  * INVALID_CONFIG error naming it.
  */
 export function logConfigFromTopicConfigs(configs: Readonly<Record<string, string>>): Partial<LogConfig> {
-  const result: Partial<LogConfig> = {};
-  const integer = (name: string, min: number): number => {
-    const text = configs[name]!;
-    const value = Number(text);
-    if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(value) || value < min) {
-      throw new StorageError(StorageErrorCode.INVALID_CONFIG, `topic config ${name}=${JSON.stringify(text)} is not an integer ≥ ${min}`);
-    }
-    return value;
-  };
-  if ('segment.bytes' in configs) result.segmentBytes = Math.min(integer('segment.bytes', 14), 2 ** 31 - 1);
-  if ('segment.ms' in configs) result.segmentMs = integer('segment.ms', 1);
-  if ('retention.ms' in configs) result.retentionMs = integer('retention.ms', -1);
-  if ('retention.bytes' in configs) result.retentionBytes = integer('retention.bytes', -1);
-  if ('index.interval.bytes' in configs) result.indexIntervalBytes = integer('index.interval.bytes', 0);
-  if ('max.message.bytes' in configs) result.maxMessageBytes = integer('max.message.bytes', 0);
-  if ('message.timestamp.type' in configs) {
-    const type = configs['message.timestamp.type'];
-    if (type !== 'CreateTime' && type !== 'LogAppendTime') {
+  const result: Record<string, number | string> = {};
+  for (const spec of topicConfigSpecs) {
+    const text = configs[spec.name];
+    if (spec.field === undefined || text === undefined) continue;
+    const value = spec.parse(text);
+    if (value === undefined) {
       throw new StorageError(
         StorageErrorCode.INVALID_CONFIG,
-        `topic config message.timestamp.type=${JSON.stringify(type)} must be CreateTime or LogAppendTime`,
+        `topic config ${spec.name}=${JSON.stringify(text)} is invalid: expected ${spec.expected}`,
       );
     }
-    result.timestampType = type;
+    result[spec.field] = value;
   }
-  return result;
+  return result as Partial<LogConfig>;
 }

@@ -27,13 +27,14 @@
 // Offsets are JavaScript numbers (exact to 2^53); the high watermark equals the log end offset
 // on a single node, and replication will move it separately. Each batch carries the leader
 // epoch it was appended in, and truncateTo exists for followers that must drop a diverged tail.
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { rootLogger, type Logger } from '../log.js';
 import { decodeStoredRecords } from './decompress.js';
+import { replaceFileDurably, syncDirectory } from './durable-file.js';
 import { describeOsError, StorageError, StorageErrorCode } from './errors.js';
 import { ProducerStateTable } from './producer-state.js';
-import { BATCH_HEADER_BYTES, BATCH_LENGTH_PREFIX_BYTES, Compression, RecordBatch, splitBatches, type TimestampType } from './record-batch.js';
+import { BATCH_HEADER_BYTES, batchSizeAt, RecordBatch, splitBatches, type TimestampType } from './record-batch.js';
 import { readAt, Segment, walkBatches, writeAt, writeAtSync } from './segment.js';
 
 export interface LogConfig {
@@ -151,9 +152,10 @@ export class PartitionLog {
         .filter((base): base is string => base !== undefined)
         .map(Number)
         .sort((a, b) => a - b);
+      const baseSet = new Set(bases);
       for (const file of names) {
         const match = INDEX_FILE.exec(file);
-        if ((match && !bases.includes(Number(match[1]))) || file.endsWith('.tmp')) {
+        if ((match && !baseSet.has(Number(match[1]))) || file.endsWith('.tmp')) {
           await rm(join(dir, file), { force: true });
         }
       }
@@ -309,14 +311,15 @@ export class PartitionLog {
   /**
    * Whole batches from the one containing `offset`, up to `maxBytes` (but at least one batch
    * when minOneMessage), read with positional reads into one Buffer. Empty at the high
-   * watermark; OFFSET_OUT_OF_RANGE outside [logStartOffset, highWatermark].
+   * watermark, and with no budget and no batch owed; OFFSET_OUT_OF_RANGE outside
+   * [logStartOffset, highWatermark] either way, so a full fetch response still reports it.
    */
   async read(offset: number, maxBytes: number, options: ReadOptions = {}): Promise<Buffer> {
     this.ensureOpen();
     const end = this.highWatermark;
     this.checkInRange(offset, end);
-    if (offset === end) return EMPTY;
     const minOneMessage = options.minOneMessage ?? true;
+    if (offset === end || (maxBytes <= 0 && !minOneMessage)) return EMPTY;
     const candidates = this.segments.slice(this.segmentIndexFor(offset));
     for (const segment of candidates) segment.acquire();
     try {
@@ -747,22 +750,18 @@ async function readWholeBatches(
   }
   const chunk = await readAt(segment.fh, found.position, Math.min(available, maxBytes));
   let whole = 0;
-  while (chunk.length - whole >= BATCH_LENGTH_PREFIX_BYTES) {
-    const size = BATCH_LENGTH_PREFIX_BYTES + chunk.readInt32BE(whole + 8);
-    if (size < BATCH_HEADER_BYTES || whole + size > chunk.length) break;
+  for (;;) {
+    const size = batchSizeAt(chunk, whole);
+    if (size === null || size < BATCH_HEADER_BYTES || whole + size > chunk.length) break;
     whole += size;
   }
   return chunk.subarray(0, whole);
 }
 
-/** The codec number in a batch's attributes (RecordBatch.compression reads an unknown one as 'none'). */
-const CODEC_BITS = 0x07;
-const knownCodecs: ReadonlySet<number> = new Set(Object.values(Compression));
-
 function firstRecordAtOrAfter(batch: RecordBatch, timestamp: number, startOffset: number, partition: string): TimestampLookup {
   // Appends reject unknown codecs, but a segment written by a newer broker may hold one: answer
   // from the header, which is never wrong by more than the batch.
-  if (knownCodecs.has(batch.attributes & CODEC_BITS)) {
+  if (batch.compression !== null) {
     for (const record of decodeStoredRecords(batch, partition)) {
       if (record.offset >= startOffset && record.timestamp >= timestamp) return { offset: record.offset, timestamp: record.timestamp };
     }
@@ -790,27 +789,5 @@ async function readLogStartCheckpoint(dir: string, name: string): Promise<number
 }
 
 async function writeLogStartCheckpoint(dir: string, offset: number): Promise<void> {
-  const path = join(dir, LOG_START_FILE);
-  const fh = await open(`${path}.tmp`, 'w');
-  try {
-    await fh.writeFile(`${offset}\n`);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(`${path}.tmp`, path);
-  await syncDirectory(dir);
-}
-
-/** Makes a file creation or rename in `dir` durable. */
-async function syncDirectory(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } catch (error) {
-    // Some platforms cannot fsync a directory; the data files themselves are synced.
-    if (!['EISDIR', 'EPERM', 'EINVAL', 'EBADF'].includes((error as NodeJS.ErrnoException).code ?? '')) throw error;
-  } finally {
-    await fh.close();
-  }
+  await replaceFileDurably(join(dir, LOG_START_FILE), `${offset}\n`);
 }

@@ -84,8 +84,9 @@ export class RecordBatch {
   get attributes(): number {
     return this.buffer.readInt16BE(ATTRIBUTES);
   }
-  get compression(): CompressionName {
-    return compressionNames[this.attributes & COMPRESSION_MASK] ?? 'none';
+  /** null for a codec number Kafka does not define (appends reject those). */
+  get compression(): CompressionName | null {
+    return compressionNames[this.attributes & COMPRESSION_MASK] ?? null;
   }
   get timestampType(): TimestampType {
     return this.attributes & TIMESTAMP_TYPE_BIT ? 'LogAppendTime' : 'CreateTime';
@@ -230,7 +231,7 @@ function validateHeader(batch: RecordBatch, at: number, where: { partition?: str
       where,
     );
   }
-  if ((batch.attributes & COMPRESSION_MASK) >= compressionNames.length) {
+  if (batch.compression === null) {
     throw new StorageError(
       StorageErrorCode.UNSUPPORTED_COMPRESSION_TYPE,
       `record batch at byte ${at} uses unknown compression codec ${batch.attributes & COMPRESSION_MASK}`,
@@ -325,6 +326,12 @@ export function decodeRecords(
 ): DecodedRecord[] {
   const raw = batch.buffer.subarray(BATCH_HEADER_BYTES);
   const compression = batch.compression;
+  if (compression === null) {
+    throw new StorageError(
+      StorageErrorCode.UNSUPPORTED_COMPRESSION_TYPE,
+      `cannot decode the batch at offset ${batch.baseOffset}: unknown compression codec ${batch.attributes & COMPRESSION_MASK}`,
+    );
+  }
   let body: Buffer;
   if (compression === 'none') body = raw;
   else {

@@ -15,12 +15,10 @@
 import { writeSync } from 'node:fs';
 import { open, readFile, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { crc32c } from './crc32c.js';
-import { BATCH_HEADER_BYTES, BATCH_LENGTH_PREFIX_BYTES, CURRENT_MAGIC, RecordBatch, readInt64, writeInt64 } from './record-batch.js';
+import { BATCH_HEADER_BYTES, batchSizeAt, CURRENT_MAGIC, RecordBatch, readInt64, writeInt64 } from './record-batch.js';
 
 const OFFSET_ENTRY_BYTES = 8;
 const TIME_ENTRY_BYTES = 12;
-const CRC_START = 21;
 
 export function segmentFileName(baseOffset: number, suffix: '.log' | '.index' | '.timeindex'): string {
   return `${String(baseOffset).padStart(20, '0')}${suffix}`;
@@ -94,8 +92,9 @@ export async function walkBatches(
         return { end: position, problem: `${to - position} trailing bytes are too few for a batch header` };
       }
     }
-    const size = BATCH_LENGTH_PREFIX_BYTES + chunk.readInt32BE(rel + 8);
-    const magic = chunk.readInt8(rel + 16);
+    const header = new RecordBatch(chunk.subarray(rel, rel + BATCH_HEADER_BYTES));
+    const size = batchSizeAt(chunk, rel)!;
+    const magic = header.magic;
     if (magic !== CURRENT_MAGIC) return { end: position, problem: `batch at position ${position} has magic ${magic}` };
     if (size < BATCH_HEADER_BYTES) return { end: position, problem: `batch at position ${position} declares ${size} bytes` };
     if (size > to - position) {
@@ -105,7 +104,7 @@ export async function walkBatches(
       };
     }
     let bytes: Buffer;
-    if (!options.verify) bytes = chunk.subarray(rel, rel + BATCH_HEADER_BYTES);
+    if (!options.verify) bytes = header.buffer;
     else if (rel + size <= chunk.length) bytes = chunk.subarray(rel, rel + size);
     else if (size > options.chunkBytes) bytes = await readAt(fh, position, size);
     else {
@@ -116,8 +115,8 @@ export async function walkBatches(
     if (bytes.length < (options.verify ? size : BATCH_HEADER_BYTES)) {
       return { end: position, problem: `file ends inside the batch at position ${position}` };
     }
-    const batch = new RecordBatch(bytes);
-    if (options.verify && crc32c(bytes, CRC_START) !== batch.crc) {
+    const batch = options.verify ? new RecordBatch(bytes) : header;
+    if (options.verify && !batch.hasValidCrc()) {
       return { end: position, problem: `batch at position ${position} fails its CRC-32C check` };
     }
     if (batch.recordCount <= 0 || batch.lastOffsetDelta < 0) {
@@ -298,7 +297,7 @@ export class Segment {
     if (endRelative <= (offsets[offsets.length - 1] ?? (fileSize > 0 ? 0 : -1))) {
       return '.timeindex end entry is not after the last indexed batch';
     }
-    if (timeOffsets.some((relative) => floorIndex(offsets, relative) < 0 || offsets[floorIndex(offsets, relative)] !== relative)) {
+    if (timeOffsets.some((relative) => offsets[floorIndex(offsets, relative)] !== relative)) {
       return '.timeindex names an offset the .index does not';
     }
     // The last indexed batch must really be there.
@@ -306,7 +305,8 @@ export class Segment {
     if (lastPosition !== undefined) {
       const header = await readAt(this.fh, lastPosition, BATCH_HEADER_BYTES);
       const expected = this.baseOffset + offsets[offsets.length - 1]!;
-      if (header.length < BATCH_HEADER_BYTES || readInt64(header, 0) !== expected || header.readInt8(16) !== CURRENT_MAGIC) {
+      const batch = new RecordBatch(header);
+      if (header.length < BATCH_HEADER_BYTES || batch.baseOffset !== expected || batch.magic !== CURRENT_MAGIC) {
         return `.index says offset ${expected} starts at position ${lastPosition}, but the log file disagrees`;
       }
     }

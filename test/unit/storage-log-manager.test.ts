@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Logger } from '../../broker/log.js';
 import { StorageError, StorageErrorCode } from '../../broker/storage/errors.js';
 import { LogManager, logConfigFromTopicConfigs } from '../../broker/storage/log-manager.js';
-import { defaultLogConfig } from '../../broker/storage/partition-log.js';
+import { defaultLogConfig, type LogConfig } from '../../broker/storage/partition-log.js';
 import { buildBatch, decodeRecords, splitBatches } from '../../broker/storage/record-batch.js';
 
 class QuietLogger extends Logger {
@@ -64,17 +64,20 @@ describe('LogManager', () => {
     expect(b.logEndOffset).toBe(1);
   });
 
-  it('applies topic config overrides at open, on create and on update', async () => {
+  it('applies topic config overrides at open, on create and on reload', async () => {
+    const topicConfigs = new Map<string, Partial<LogConfig>>([['short', { segmentBytes: 2048 }]]);
     const manager = await openManager({
       defaults: { ...defaultLogConfig, retentionMs: 1000 },
-      topicConfig: (topic) => (topic === 'short' ? { segmentBytes: 2048 } : {}),
+      topicConfig: (topic) => topicConfigs.get(topic) ?? {},
     });
     const log = await manager.create('short', 0);
     expect(log.config.segmentBytes).toBe(2048);
     expect(log.config.retentionMs).toBe(1000);
-    const other = await manager.create('other', 0, { retentionBytes: 5000 });
+    topicConfigs.set('other', { retentionBytes: 5000 });
+    const other = await manager.create('other', 0);
     expect(other.config.retentionBytes).toBe(5000);
-    manager.updateTopicConfig('other', { retentionMs: 42 });
+    topicConfigs.set('other', { retentionMs: 42 });
+    manager.reloadTopicConfig('other');
     expect(other.config).toMatchObject({ retentionMs: 42, retentionBytes: -1 });
   });
 
@@ -133,7 +136,12 @@ describe('logConfigFromTopicConfigs', () => {
   });
 
   it('names the config and value it rejects', () => {
-    const bad: Record<string, string>[] = [{ 'retention.ms': 'soon' }, { 'segment.bytes': '3' }, { 'message.timestamp.type': 'WallClock' }];
+    const bad: Record<string, string>[] = [
+      { 'retention.ms': 'soon' },
+      { 'segment.bytes': '3' },
+      { 'segment.bytes': String(2 ** 31) },
+      { 'message.timestamp.type': 'WallClock' },
+    ];
     for (const configs of bad) {
       let caught: unknown;
       try {

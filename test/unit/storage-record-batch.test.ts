@@ -165,6 +165,15 @@ describe('buildBatch / decodeRecords', () => {
     expect(storageErrorOf(() => decodeRecords(batch)).kafkaErrorCode).toBe(StorageErrorCode.UNSUPPORTED_COMPRESSION_TYPE);
   });
 
+  it('refuses to decode a codec Kafka does not define rather than reading its bytes as records', async () => {
+    const batch = splitBatches(await kafkajsBatch([{ value: 'v' }]))[0]!;
+    batch.buffer.writeInt16BE(batch.attributes | 0x07, 21);
+    expect(batch.compression).toBeNull();
+    const error = storageErrorOf(() => decodeRecords(batch));
+    expect(error.kafkaErrorCode).toBe(StorageErrorCode.UNSUPPORTED_COMPRESSION_TYPE);
+    expect(error.message).toMatch(/unknown compression codec 7/);
+  });
+
   it('keeps the CRC valid when stamping LogAppendTime and changes no other byte', async () => {
     const bytes = await kafkajsBatch([{ value: 'v', timestamp: 5 }], { compression: 'snappy' });
     const original = Buffer.from(bytes);
