@@ -3,7 +3,7 @@
 // the inventory means two labs on one workstation never share pins or keys. The folder holds
 // a private key, so it is created 0700 (chmod is best-effort: Windows has no POSIX modes).
 import { randomBytes } from 'node:crypto';
-import { mkdir, chmod, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, chmod, open, rename, rm } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { dirname, join, resolve } from 'node:path';
 
@@ -51,14 +51,21 @@ async function chmodBestEffort(path: string, mode: number): Promise<void> {
 
 /**
  * Writes a local file so readers see the old or the new content, never half of it: a temp
- * file in the same folder (same filesystem, so rename is atomic) created with `mode`, then
- * renamed over the target. Parent folders are created.
+ * file in the same folder (same filesystem, so rename is atomic) created with `mode` and
+ * flushed to disk, then renamed over the target, so a crash cannot leave an empty key or
+ * known_hosts file either. Parent folders are created.
  */
 export async function writeFileAtomic(path: string, content: string | Buffer, mode = 0o644): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    await writeFile(temp, content, { mode, flag: 'wx' });
+    const file = await open(temp, 'wx', mode);
+    try {
+      await file.writeFile(content);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
     await chmodBestEffort(temp, mode);
     await rename(temp, path);
   } catch (error) {

@@ -10,7 +10,7 @@ import { stageDigest } from './digest.js';
 import type { TemplateStore } from './digest.js';
 import type { EngineEvent, Reporter, TaskOutcome, TaskStatus } from './events.js';
 import { zeroCounts } from './events.js';
-import { markerContent, markerDir, markerPath, readMarkers } from './markers.js';
+import { markerDir, readMarkers, writeMarker } from './markers.js';
 import type { StageMarker } from './markers.js';
 import { decideStage } from './planner.js';
 import type { Stage, Task } from './playbook.js';
@@ -197,7 +197,8 @@ export class StageEngine {
       await Promise.all(
         hosts.map((h) => {
           const marker: StageMarker = { stage: stage.id, digest: digests.get(h) ?? '', klabVersion, finishedAt };
-          return new HostStep(this.host(h), dryRun, context).wetPut(markerPath(stage.id, this.markerDir(h)), markerContent(marker), 0o644, undefined, `record ${stage.id}`);
+          const host = this.host(h);
+          return new HostStep(host, dryRun, context).wet(`record ${stage.id}`, () => writeMarker(host, marker, this.markerDir(h), context.secrets));
         }),
       );
       await this.options.afterStage?.(stage, hosts);

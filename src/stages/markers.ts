@@ -1,6 +1,7 @@
 // Stage markers live on the hosts, so they travel with VM snapshots: after a rollback the
 // markers say exactly which stages the restored machine has finished.
 import { z } from 'zod';
+import { RemoteFileError } from '../transport/errors.js';
 import type { Host } from '../transport/host.js';
 import { quote } from '../transport/shell.js';
 
@@ -15,7 +16,7 @@ const markerSchema = z.object({
 
 export type StageMarker = z.infer<typeof markerSchema>;
 
-export const markerPath = (stageId: string, dir = markerDir): string => `${dir}/${stageId}.json`;
+const markerPath = (stageId: string, dir = markerDir): string => `${dir}/${stageId}.json`;
 
 /** Reads every marker on a host (read-only). A marker that does not parse counts as absent, so its stage runs again. */
 export async function readMarkers(host: Host, dir = markerDir, secrets: readonly string[] = []): Promise<Map<string, StageMarker>> {
@@ -36,6 +37,18 @@ export async function readMarkers(host: Host, dir = markerDir, secrets: readonly
   return markers;
 }
 
-export function markerContent(marker: StageMarker): string {
+function markerContent(marker: StageMarker): string {
   return `${JSON.stringify(marker)}\n`;
+}
+
+/**
+ * Records a finished stage. Everything the stage changed is flushed to disk first (`sync`),
+ * then the marker itself is written durably: after a hard reset, a power cut or a disk-only
+ * snapshot, a host never carries a marker for work it lost.
+ */
+export async function writeMarker(host: Host, marker: StageMarker, dir = markerDir, secrets: readonly string[] = []): Promise<void> {
+  const path = markerPath(marker.stage, dir);
+  const flushed = await host.exec(`mkdir -p -- ${quote(dir)} && sync`, { timeoutMs: 10 * 60_000, secrets });
+  if (flushed.code !== 0) throw new RemoteFileError(host.name, 'writing', path, `flushing the stage's changes to disk failed: ${flushed.stderr.trim() || `exit status ${flushed.code}`}`);
+  await host.put(path, markerContent(marker), { mode: 0o644 });
 }

@@ -31,7 +31,7 @@ export interface Host {
   readonly name: string;
   /** Runs a command through `sh -c` as root (prefixed with `sudo -n` for a non-root user). */
   exec(command: string, options?: ExecOptions): Promise<ExecResult>;
-  /** Writes a file atomically (temp file in the same directory, then rename), creating parent directories. */
+  /** Writes a file atomically and durably (temp file in the same directory, flushed, then renamed), creating parent directories. */
   put(path: string, content: string | Buffer, options?: PutOptions): Promise<void>;
   /** Reads a whole file; fails with RemoteFileNotFoundError when it does not exist. */
   get(path: string): Promise<Buffer>;

@@ -204,7 +204,11 @@ export class SshHost implements Host {
       'cat > "$tmp"',
       `chmod ${mode} "$tmp"`,
       ...(options.owner === undefined ? [] : [`chown ${quote(options.owner)} "$tmp"`]),
+      // Flushed before the rename and the directory after it: a power cut or a hard reset
+      // leaves the old file or the whole new one, never an empty or missing file.
+      'sync -- "$tmp"',
       `mv -f -- "$tmp" ${target}`,
+      'sync -- "$dir"',
       'trap - EXIT',
     ].join('\n');
     const result = await this.run(script, { stdin: content, logOutput: false, logAs: `put ${path} (mode ${mode}${options.owner ? `, owner ${options.owner}` : ''})` });
