@@ -1,8 +1,9 @@
 // Stages 00-05 on real VMs: `klab lab create` boots master, node1 and node2 under qemu, and
 // the built CLI runs `klab up --to containerd` on them for real. An up is interrupted the
 // hard way in the middle of 05-containerd's package install (klab killed, node2 reset), a
-// re-run must finish the job, further runs must change nothing, and a stop/start of the lab
-// must keep it all. What the stages did is checked on the VMs themselves over SSH. The lab is destroyed at the end, pass or fail.
+// re-run must finish the job, further runs must change nothing, a marker written just before
+// a hard reset must survive it, and a stop/start of the lab must keep it all. What the stages
+// did is checked on the VMs themselves over SSH. The lab is destroyed at the end, pass or fail.
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rmdir } from 'node:fs/promises';
 import os from 'node:os';
@@ -174,6 +175,18 @@ describe('stages 00-05 on the lab', () => {
     const notOk = results.filter((r) => r.outcome.status !== 'ok' && r.outcome.status !== 'skipped');
     expect(notOk.map((r) => `${r.outcome.host} ${r.stage} ${r.task}: ${r.outcome.status}`)).toEqual([]);
     expect(results.filter((r) => r.outcome.status === 'ok').length).toBeGreaterThan(0);
+  });
+
+  it('a marker recorded moments before a hard reset survives it, with the content just written', async () => {
+    const forced = await klab(['up', '--only', '04-ipvs', '--force', '--json', '-i', inventory]);
+    expect(forced.exitCode, forced.all).toBe(0);
+    const node1 = await vm('node1');
+    const written = await onVm(node1, 'cat /var/lib/klab/stages/04-ipvs.json');
+    await resetLabVm({ dir }, 'node1');
+    forget('node1');
+    // The guest's page cache is gone with the reset; only what klab flushed is left.
+    expect(await onVm(await vm('node1'), 'cat /var/lib/klab/stages/04-ipvs.json')).toBe(written);
+    expect(JSON.parse(written)).toMatchObject({ stage: '04-ipvs' });
   });
 
   it('stop and start keep the disks: after a clean reboot every stage is still done and in effect', async () => {
