@@ -160,8 +160,10 @@ export async function stopLab(context: LabContext): Promise<void> {
   const record = await readLabRecord(dir);
   await Promise.all(
     record.vms.map(async (vm) => {
-      const { how } = await stopVm({ name: vm.name, ...vmPaths(dir, vm.name) }, true);
-      context.log(`${vm.name}: ${how === 'not-running' ? 'was not running' : how === 'powered-off' ? 'powered off' : `did not power off in time; ${how === 'quit' ? 'qemu quit' : 'qemu killed'}`}`);
+      const paths = vmPaths(dir, vm.name);
+      const { how } = await stopVm({ name: vm.name, ...paths }, true);
+      const ended = how === 'quit' ? 'qemu quit' : 'qemu killed';
+      context.log(`${vm.name}: ${how === 'not-running' ? 'was not running' : how === 'powered-off' ? 'powered off' : `did not power off in time; ${ended} (its console: ${paths.consoleLog})`}`);
     }),
   );
 }

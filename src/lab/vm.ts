@@ -63,10 +63,7 @@ interface StopResult {
 export async function stopVm(vm: Pick<VmLaunch, 'name' | 'qmpSocket' | 'pidFile'>, graceful: boolean, powerOffTimeoutMs = 120_000): Promise<StopResult> {
   const pid = await runningPid(vm.pidFile);
   if (pid === undefined) return { how: 'not-running' };
-  if (graceful) {
-    const asked = await qmpExecute(vm.qmpSocket, 'system_powerdown').then(() => true, () => false);
-    if (asked && (await waitForExit(vm.pidFile, powerOffTimeoutMs))) return { how: 'powered-off' };
-  }
+  if (graceful && (await powerDown(vm, powerOffTimeoutMs))) return { how: 'powered-off' };
   const quit = await qmpExecute(vm.qmpSocket, 'quit', undefined, 5_000).then(() => true, () => false);
   if (quit && (await waitForExit(vm.pidFile, 10_000))) return { how: 'quit' };
   if ((await runningPid(vm.pidFile)) === pid) {
@@ -74,6 +71,25 @@ export async function stopVm(vm: Pick<VmLaunch, 'name' | 'qmpSocket' | 'pidFile'
     if (!(await waitForExit(vm.pidFile, 10_000))) throw new LabOperationError(`qemu of ${vm.name} (pid ${pid}) survived SIGKILL`);
   }
   return { how: 'killed' };
+}
+
+/** How often the power button is pressed again while a guest has not reacted. */
+const powerButtonRepeatMs = 10_000;
+
+/**
+ * Presses the ACPI power button until the guest powers off or `timeoutMs` passes. One press
+ * is not enough: a guest still booting has nobody listening to the button yet (systemd-logind
+ * opens it late in boot) and the press is lost; once shutdown has begun, more presses do nothing.
+ */
+async function powerDown(vm: Pick<VmLaunch, 'qmpSocket' | 'pidFile'>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const pressed = await qmpExecute(vm.qmpSocket, 'system_powerdown').then(() => true, () => false);
+    // qemu closes its monitor as the guest powers off, so a refused press may mean it just did.
+    if (!pressed) return (await runningPid(vm.pidFile)) === undefined;
+    if (await waitForExit(vm.pidFile, Math.min(powerButtonRepeatMs, deadline - Date.now()))) return true;
+  }
+  return false;
 }
 
 /** A hard reset, as the reset button does: the guest reboots without shutting down. */

@@ -2,8 +2,9 @@
 // the built CLI runs `klab up --to containerd` on them for real. An up is interrupted the
 // hard way in the middle of 05-containerd's package install (klab killed, node2 reset), a
 // re-run must finish the job, further runs must change nothing, a marker written just before
-// a hard reset must survive it, and a stop/start of the lab must keep it all. What the stages
-// did is checked on the VMs themselves over SSH. The lab is destroyed at the end, pass or fail.
+// a hard reset must survive it, and a stop (one guest still booting) and start of the lab must
+// keep it all. What the stages did is checked on the VMs themselves over SSH. The lab is
+// destroyed at the end, pass or fail.
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rmdir } from 'node:fs/promises';
 import os from 'node:os';
@@ -14,6 +15,7 @@ import { parse } from 'yaml';
 import { inventorySchema } from '../../src/inventory/schema.js';
 import type { GuestConnection } from '../../src/lab/guest.js';
 import { destroyLab, resetLabVm } from '../../src/lab/lab.js';
+import { vmPaths } from '../../src/lab/lab-files.js';
 import { connectLabVm, jsonLines, klab, onVm, startKlab } from '../support/lab.js';
 
 const names = ['master', 'node1', 'node2'] as const;
@@ -191,9 +193,15 @@ describe('stages 00-05 on the lab', () => {
 
   it('stop and start keep the disks: after a clean reboot every stage is still done and in effect', async () => {
     for (const name of names) forget(name);
+    // node1 is still booting when stop presses its power button: nothing in the guest listens
+    // to the button that early, so stop must keep pressing until the guest reacts.
+    await resetLabVm({ dir }, 'node1');
     const stopped = await klab(['lab', 'stop', '--dir', dir]);
     expect(stopped.exitCode, stopped.all).toBe(0);
-    for (const name of names) expect(stopped.stdout, 'stop powers the guests off cleanly').toContain(`${name}: powered off`);
+    for (const name of names) {
+      const consoleText = await readFile(vmPaths(dir, name).consoleLog, 'latin1').catch(() => '');
+      expect(stopped.stdout, `stop powers ${name} off cleanly; its console ended with:\n${consoleText.split('\n').slice(-15).join('\n')}`).toContain(`${name}: powered off`);
+    }
     const status = await klab(['lab', 'status', '--dir', dir, '--json']);
     expect((JSON.parse(status.stdout) as { running: boolean }[]).map((v) => v.running)).toEqual([false, false, false]);
 
