@@ -22,7 +22,7 @@ import { labInventoryName, labKeyName, labRecordName, readLabRecord, renderLabIn
 import { checkPrerequisites } from './prerequisites.js';
 import { makeRecipe, suite } from './recipe.js';
 import type { VmLaunch } from './qemu-args.js';
-import { resetVm, runningPid, startVm, stopVm } from './vm.js';
+import { resetVm, runningPid, startVm, stopVm, type StopResult } from './vm.js';
 
 export interface LabContext {
   dir: string;
@@ -162,10 +162,21 @@ export async function stopLab(context: LabContext): Promise<void> {
     record.vms.map(async (vm) => {
       const paths = vmPaths(dir, vm.name);
       const { how } = await stopVm({ name: vm.name, ...paths }, true);
-      const ended = how === 'quit' ? 'qemu quit' : 'qemu killed';
-      context.log(`${vm.name}: ${how === 'not-running' ? 'was not running' : how === 'powered-off' ? 'powered off' : `did not power off in time; ${ended} (its console: ${paths.consoleLog})`}`);
+      context.log(`${vm.name}: ${describeStop(how, paths.consoleLog)}`);
     }),
   );
+}
+
+function describeStop(how: StopResult['how'], consoleLog: string): string {
+  switch (how) {
+    case 'not-running':
+      return 'was not running';
+    case 'powered-off':
+      return 'powered off';
+    case 'quit':
+    case 'killed':
+      return `did not power off in time; qemu ${how} (its console: ${consoleLog})`;
+  }
 }
 
 /**

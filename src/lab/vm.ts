@@ -50,7 +50,7 @@ async function waitForExit(pidFile: string, timeoutMs: number): Promise<boolean>
   return false;
 }
 
-interface StopResult {
+export interface StopResult {
   /** How the VM ended: it powered itself off, qemu quit, or it had to be killed. */
   how: 'not-running' | 'powered-off' | 'quit' | 'killed';
 }

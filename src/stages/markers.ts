@@ -48,7 +48,7 @@ function markerContent(marker: StageMarker): string {
  */
 export async function writeMarker(host: Host, marker: StageMarker, dir = markerDir, secrets: readonly string[] = []): Promise<void> {
   const path = markerPath(marker.stage, dir);
-  const flushed = await host.exec(`mkdir -p -- ${quote(dir)} && sync`, { timeoutMs: 10 * 60_000, secrets });
+  const flushed = await host.exec('sync', { timeoutMs: 10 * 60_000, secrets });
   if (flushed.code !== 0) throw new RemoteFileError(host.name, 'writing', path, `flushing the stage's changes to disk failed: ${flushed.stderr.trim() || `exit status ${flushed.code}`}`);
   await host.put(path, markerContent(marker), { mode: 0o644 });
 }
