@@ -89,9 +89,13 @@ export async function parseInventory(text: string, file: string): Promise<Invent
   };
 
   const problems: InventoryProblem[] = [];
+  const ruleIssues = checkInventoryRules(data);
+  // A rule that explains why a key is required says more than zod's bare "required".
+  const explained = new Set(ruleIssues.map((issue) => formatKeyPath(issue.path)));
   const parsed = inventorySchema.safeParse(data ?? {}, { reportInput: true });
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
+      if (issue.code === 'invalid_type' && issue.input === undefined && explained.has(formatKeyPath(issue.path))) continue;
       if (issue.code === 'unrecognized_keys') {
         const known = knownKeys(issue.path);
         for (const key of issue.keys) {
@@ -107,7 +111,7 @@ export async function parseInventory(text: string, file: string): Promise<Invent
       }
     }
   }
-  for (const issue of checkInventoryRules(data)) {
+  for (const issue of ruleIssues) {
     problems.push({ ...locate(issue.path), keyPath: formatKeyPath(issue.path), message: issue.message });
   }
 
@@ -246,10 +250,12 @@ function knownKeys(path: readonly PropertyKey[]): string[] | undefined {
 
 function unwrap(schema: z.ZodType): z.ZodType {
   let current = schema;
-  while (current instanceof z.ZodOptional || current instanceof z.ZodDefault || current instanceof z.ZodPrefault) {
-    current = current.unwrap() as z.ZodType;
+  for (;;) {
+    if (current instanceof z.ZodOptional || current instanceof z.ZodDefault || current instanceof z.ZodPrefault) current = current.unwrap() as z.ZodType;
+    // A preprocessed schema (hosts fill in defaults first) has its keys on the schema it feeds.
+    else if (current instanceof z.ZodPipe) current = current.out as z.ZodType;
+    else return current;
   }
-  return current;
 }
 
 function firstLine(text: string): string {

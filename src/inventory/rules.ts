@@ -1,9 +1,9 @@
 // Rules that span several keys of the inventory (uniqueness, exactly one control plane,
-// CIDR overlaps, a login method per host). They run on the raw parsed YAML, next to the
+// CIDR overlaps, an internal address where none can be defaulted). They run on the raw parsed YAML, next to the
 // schema rather than inside it, so they are reported even when some other key is wrong:
 // a user fixing the file sees every problem at once.
 import { isIP } from 'node:net';
-import { ipv4ToNumber, parseIpv4Cidr } from './schema.js';
+import { defaultInternalAddress, ipv4ToNumber, parseIpv4Cidr } from './schema.js';
 
 export interface RuleIssue {
   /** Key path into the document, e.g. ['hosts', 1, 'internalAddress']. */
@@ -13,6 +13,11 @@ export interface RuleIssue {
 }
 
 type Row = Record<string, unknown>;
+
+/** The internal address a host ends up with: the one written, else the default from its address. */
+function internalAddressOf(host: Row): unknown {
+  return host.internalAddress ?? defaultInternalAddress(host.address);
+}
 
 /** A YAML mapping: an object that is not null and not an array. */
 export function isRecord(value: unknown): value is Row {
@@ -41,7 +46,10 @@ export function checkInventoryRules(data: unknown): RuleIssue[] {
     (h) => (typeof h.address === 'string' ? `${h.address}:${typeof h.port === 'number' ? h.port : 22}` : undefined),
     'address and port',
   );
-  firstSeen('internalAddress', (h) => (typeof h.internalAddress === 'string' ? h.internalAddress : undefined), 'internal address');
+  firstSeen('internalAddress', (h) => {
+    const internal = internalAddressOf(h);
+    return typeof internal === 'string' ? internal : undefined;
+  }, 'internal address');
 
   const controlPlanes = hosts.filter((h) => isRecord(h) && h.role === 'control-plane').length;
   if (hosts.length > 0 && controlPlanes !== 1) {
@@ -55,9 +63,12 @@ export function checkInventoryRules(data: unknown): RuleIssue[] {
   }
 
   hosts.forEach((host, index) => {
-    if (isRecord(host) && host.keyFile === undefined && host.password === undefined) {
-      issues.push({ path: ['hosts', index], message: 'expected keyFile or password: how klab logs in to this host' });
-    }
+    if (!isRecord(host) || internalAddressOf(host) !== undefined || typeof host.address !== 'string') return;
+    const why = isIP(host.address) === 4 ? 'a loopback address (a forwarded port)' : isIP(host.address) === 6 ? 'an IPv6 address' : 'a DNS name';
+    issues.push({
+      path: ['hosts', index, 'internalAddress'],
+      message: `required: expected the host's IPv4 address on the network the hosts share; it defaults to address only when that is an IPv4 address, and ${JSON.stringify(host.address)} is ${why}`,
+    });
   });
 
   const cluster = isRecord(data.cluster) ? data.cluster : {};
@@ -70,13 +81,14 @@ export function checkInventoryRules(data: unknown): RuleIssue[] {
     });
   }
   hosts.forEach((host, index) => {
-    if (!isRecord(host) || typeof host.internalAddress !== 'string' || isIP(host.internalAddress) !== 4) return;
-    const ip = ipv4ToNumber(host.internalAddress);
+    const internal = isRecord(host) ? internalAddressOf(host) : undefined;
+    if (typeof internal !== 'string' || isIP(internal) !== 4) return;
+    const ip = ipv4ToNumber(internal);
     for (const [name, cidr] of [['podCidr', pod], ['serviceCidr', service]] as const) {
       if (cidr && ((ip & cidr.mask) >>> 0) === ((cidr.base & cidr.mask) >>> 0)) {
         issues.push({
           path: ['hosts', index, 'internalAddress'],
-          message: `expected an address outside cluster.${name} (${host.internalAddress} lies inside it; pods or services would shadow the host)`,
+          message: `expected an address outside cluster.${name} (${internal} lies inside it; pods or services would shadow the host)`,
         });
       }
     }

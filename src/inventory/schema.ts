@@ -40,7 +40,7 @@ export const hostSchema = z.strictObject({
   /** Where the CLI reaches the host's sshd (for the qemu lab, 127.0.0.1 with a forwarded port). */
   address,
   port: z.number().int().min(1).max(65535).default(22),
-  /** The address the hosts use among themselves (/etc/hosts, kubeadm advertise address). */
+  /** The address the hosts use among themselves (/etc/hosts, kubeadm advertise address); defaults to an IPv4 address. */
   internalAddress: z.ipv4({ message: 'expected an IPv4 address the hosts use among themselves' }),
   role: z.enum(['control-plane', 'worker']),
   user: z.string().min(1).default('root'),
@@ -49,6 +49,22 @@ export const hostSchema = z.strictObject({
   /** A password for first contact; prefer keyFile. Never logged. */
   password: z.string().min(1).optional(),
 });
+
+/**
+ * The internal address a host gets when the inventory names none: its address, when that is
+ * an IPv4 address other than loopback (a loopback address reaches a forwarded port, which the
+ * hosts cannot use among themselves).
+ */
+export function defaultInternalAddress(address: unknown): string | undefined {
+  return typeof address === 'string' && isIP(address) === 4 && !address.startsWith('127.') ? address : undefined;
+}
+
+/** A host entry as written, with internalAddress filled in from address where it may be. */
+function withDefaultInternalAddress(host: unknown): unknown {
+  if (typeof host !== 'object' || host === null || Array.isArray(host) || 'internalAddress' in host) return host;
+  const internalAddress = defaultInternalAddress((host as { address?: unknown }).address);
+  return internalAddress === undefined ? host : { ...host, internalAddress };
+}
 
 export const clusterSchema = z.strictObject({
   /** Kubernetes minor, e.g. "1.30"; selects the pkgs.k8s.io repository (stage 06). */
@@ -74,7 +90,7 @@ export const hypervisorSchema = z.discriminatedUnion('kind', [
 ]);
 
 export const inventorySchema = z.strictObject({
-  hosts: z.array(hostSchema).min(1),
+  hosts: z.array(z.preprocess(withDefaultInternalAddress, hostSchema)).min(1),
   cluster: clusterSchema.prefault({}),
   broker: brokerSchema.prefault({}),
   hypervisor: hypervisorSchema.optional(),

@@ -95,6 +95,22 @@ hypervisor: { kind: qemu-lab, dir: lab }
   });
 });
 
+describe('defaults that save typing', () => {
+  test('internalAddress defaults to an IPv4 address, and the defaults take part in the rules', async () => {
+    const file = await write(threeHosts().replace(/    internalAddress: .*\n/g, ''));
+    const { inventory } = await loadInventory(file);
+    expect(inventory.hosts.map((h) => h.internalAddress)).toEqual(['10.0.0.10', '10.0.0.11', '10.0.0.12']);
+    const { error } = await problemsOf(threeHosts('cluster:\n  podCidr: 10.0.0.0/16\n').replace(/    internalAddress: .*\n/g, ''));
+    expect(error.message).toContain('hosts[0].internalAddress: expected an address outside cluster.podCidr (10.0.0.10 lies inside it');
+  });
+
+  test('a host with neither keyFile nor password is valid: klab logs in the way OpenSSH would', async () => {
+    const file = await write(threeHosts().replace(/    keyFile: id_ed25519\n/g, ''));
+    const { inventory } = await loadInventory(file);
+    expect(inventory.hosts.every((h) => h.keyFile === undefined && h.password === undefined)).toBe(true);
+  });
+});
+
 describe('problems name the file, the line, the key and what was expected', () => {
   test('YAML syntax error', async () => {
     const { error, file } = await problemsOf('hosts:\n  - name: master\n    address: [10.0.0.10\n');
@@ -113,8 +129,8 @@ describe('problems name the file, the line, the key and what was expected', () =
   test('unknown key, with the keys that are allowed', async () => {
     const { error, file } = await problemsOf(threeHosts().replace('    internalAddress: 10.0.0.11\n', '    internalAdress: 10.0.0.11\n'));
     expect(error.message).toContain(`${file}:9:5: hosts[1].internalAdress: unknown key; expected one of: name, address, port, internalAddress`);
-    // The key it replaced is now missing, reported at the host's mapping.
-    expect(error.message).toContain(`${file}:7:5: hosts[1].internalAddress: required: expected a string`);
+    // The key it replaced is missing, but address 10.0.0.11 gives it a default.
+    expect(error.problems).toHaveLength(1);
   });
 
   test('unknown top-level key', async () => {
@@ -190,9 +206,19 @@ describe('problems name the file, the line, the key and what was expected', () =
     expect(error.message).toContain('hosts[0].internalAddress: expected an address outside cluster.podCidr');
   });
 
-  test('a host with neither keyFile nor password', async () => {
-    const { error, file } = await problemsOf(threeHosts().replace('    role: worker\n    keyFile: id_ed25519\n  - name: node2', '    role: worker\n  - name: node2'));
-    expect(error.message).toContain(`${file}:7:5: hosts[1]: expected keyFile or password: how klab logs in to this host`);
+  test('internalAddress is required when address is a DNS name or loopback, and the message says why', async () => {
+    const { error, file } = await problemsOf(
+      threeHosts()
+        .replace('address: 10.0.0.11\n    internalAddress: 10.0.0.11\n', 'address: node1.lab.example\n')
+        .replace('address: 10.0.0.12\n    internalAddress: 10.0.0.12\n', 'address: 127.0.0.1\n    port: 2203\n'),
+    );
+    expect(error.message).toContain(
+      `${file}:7:5: hosts[1].internalAddress: required: expected the host's IPv4 address on the network the hosts share; it defaults to address only when that is an IPv4 address, and "node1.lab.example" is a DNS name`,
+    );
+    expect(error.message).toContain('hosts[2].internalAddress: required: expected the host\'s IPv4 address');
+    expect(error.message).toContain('"127.0.0.1" is a loopback address (a forwarded port)');
+    // One problem per host: zod's bare "required" is replaced by the explanation, not repeated.
+    expect(error.problems).toHaveLength(2);
   });
 
   test('a keyFile that does not exist', async () => {
