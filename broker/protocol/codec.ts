@@ -2,20 +2,8 @@
  * Kafka wire codec: primitive `Reader`/`Writer` plus one generic, schema-driven message
  * encoder/decoder. Pure (no I/O).
  *
- * Usage (a broker answering Metadata; `apisByKey` serves generic dispatch by key):
- *
- *   import { Reader, decodeMessage } from './codec.js';
- *   import { decodeRequestHeader, encodeResponse } from './header.js';
- *   import { metadataApi, type MetadataResponse } from './apis/index.js';
- *
- *   const reader = new Reader(frame);                         // frame = bytes after the size prefix
- *   const header = decodeRequestHeader(reader);               // ProtocolError when malformed
- *   if (header.apiKey === metadataApi.key && metadataApi.supports(header.apiVersion)) {
- *     const request = decodeMessage(metadataApi.request, header.apiVersion, reader);  // a MetadataRequest
- *     const response: MetadataResponse = { brokers: [{ nodeId: 1, host: 'b1', port: 9092 }], topics: [] };
- *     const chunks = encodeResponse(metadataApi, header.apiVersion, header.correlationId, response);
- *     socket.cork(); for (const chunk of chunks) socket.write(chunk); socket.uncork();
- *   }
+ * How a request frame is read and a response written around these (header, body, size
+ * prefix) is in header.ts, which builds on this file; this file knows nothing of headers.
  *
  * Decoded values hold every field of the schema (fields the version lacks hold their defaults);
  * response inputs may leave out fields that have defaults. `encodeResponse` returns the

@@ -6,6 +6,17 @@
  * Response header v0: correlationId; v1 (flexible response versions) adds a tagged-field
  * section — except ApiVersions, whose response always uses v0 so a client that does not yet
  * know the broker's versions can parse it.
+ *
+ * Usage (answering Metadata; `apisByKey` serves generic dispatch by key):
+ *
+ *   const reader = new Reader(frame);                         // frame = bytes after the size prefix
+ *   const header = decodeRequestHeader(reader);               // ProtocolError when malformed
+ *   if (header.apiKey === metadataApi.key && metadataApi.supports(header.apiVersion)) {
+ *     const request = decodeMessage(metadataApi.request, header.apiVersion, reader);  // a MetadataRequest
+ *     const response: MetadataResponse = { brokers: [{ nodeId: 1, host: 'b1', port: 9092 }], topics: [] };
+ *     const chunks = encodeResponse(metadataApi, header.apiVersion, header.correlationId, response);
+ *     socket.cork(); for (const chunk of chunks) socket.write(chunk); socket.uncork();
+ *   }
  */
 
 import { apisByKey, apiVersionsApi } from './apis/index.js';
