@@ -5,6 +5,7 @@ import { CommanderError } from 'commander';
 import type { Command } from 'commander';
 import { KlabError, exitCodes } from '../errors.js';
 import { takeRunLogPath } from '../run/log.js';
+import { klabVersion } from '../run/version.js';
 
 function exitOverrideEverywhere(command: Command): void {
   command.exitOverride();
@@ -16,6 +17,7 @@ function printError(lines: string[]): void {
 }
 
 export async function runMain(program: Command, argv: readonly string[]): Promise<void> {
+  program.version(klabVersion, '-v, --version', 'print klab\'s version');
   exitOverrideEverywhere(program);
   takeRunLogPath();
   try {

@@ -12,6 +12,7 @@ import { playbooksDir } from '../stages/paths.js';
 import type { Stage } from '../stages/playbook.js';
 import { JsonReporter, ListrReporter, PlainReporter, Reporters } from '../run/reporters.js';
 import { withSession } from '../run/session.js';
+import { statusTable } from '../run/status-table.js';
 import type { RunSession } from '../run/session.js';
 
 interface GlobalOptions {
@@ -111,13 +112,8 @@ async function status(global: GlobalOptions, flags: { json?: boolean }): Promise
       );
       return;
     }
-    const width = Math.max(5, ...stages.map((s) => s.id.length));
-    const columns = hostNames.map((h) => Math.max(h.length, 8));
-    out([`${'stage'.padEnd(width)}`, ...hostNames.map((h, i) => h.padEnd(columns[i] ?? 8))].join('  ').trimEnd());
-    for (const row of rows) {
-      out([row.stage.id.padEnd(width), ...hostNames.map((h, i) => (row.cells.get(h)?.status ?? '').padEnd(columns[i] ?? 8))].join('  ').trimEnd());
-    }
-    out('done: finished with the current playbook; outdated: finished with an older playbook, template or inventory; missing: not finished; n/a: stage does not touch this host');
+    const byStage = new Map(rows.map((row) => [row.stage.id, row.cells]));
+    for (const line of statusTable([...byStage.keys()], hostNames, (stage, host) => byStage.get(stage)?.get(host)?.status)) out(line);
   });
 }
 

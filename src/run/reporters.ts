@@ -116,9 +116,10 @@ export class ListrReporter implements Reporter {
   async event(event: EngineEvent): Promise<void> {
     switch (event.type) {
       case 'stage-skip':
-        await new Listr([{ title: `${event.stage}: ${event.description}`, task: (_ctx, task) => task.skip(event.reason) }], {
+        // A stage skipped because it is done is a success: shown with the completed tick, not
+        // listr2's skip sign (a yellow warning triangle), so a clean re-run reads as all green.
+        await new Listr([{ title: `${event.stage}: ${event.description} (${event.reason})`, task: () => undefined }], {
           registerSignalListeners: false,
-          rendererOptions: { collapseSkips: false },
         }).run();
         break;
       case 'stage-start':

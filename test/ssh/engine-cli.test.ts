@@ -103,6 +103,17 @@ describe('klab run commands against real sshd hosts', () => {
     for (const stage of report.stages) for (const host of report.hosts) expect(stage.hosts[host]?.status).toBe('missing');
   });
 
+  it('status on a screen: stages by hosts and a legend, every line within 80 columns', async () => {
+    const file = await inventoryFile('status-text', 2);
+    const result = await klab('status', '-i', file);
+    expect(result.code).toBe(exitCodes.ok);
+    const lines = result.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^stage +master +node1$/);
+    expect(lines.find((line) => line.startsWith('00-preflight'))).toMatch(/^00-preflight +missing +missing$/);
+    expect(lines.some((line) => line.startsWith('missing   not finished'))).toBe(true);
+    for (const line of lines) expect(line.length, line).toBeLessThanOrEqual(80);
+  });
+
   it('up stops at preflight on an unfit host, with exit code, task, host, hint and log on the error screen', async () => {
     // node1's internalAddress is not an address of this machine: a typo in an inventory.
     const file = await inventoryFile('unfit', 2);

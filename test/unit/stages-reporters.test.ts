@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { stripVTControlCharacters } from 'node:util';
+import { describe, expect, it, vi } from 'vitest';
 import type { EngineEvent } from '../../src/stages/events.js';
 import { JsonReporter, ListrReporter, PlainReporter } from '../../src/run/reporters.js';
 
@@ -58,5 +59,43 @@ describe('reporters', () => {
     const reporter = new ListrReporter((l) => lines.push(l));
     for (const event of events) await reporter.event(event);
     expect(lines).toEqual(['  warning master: master has 980 MB']);
+  });
+});
+
+/** What listr2's terminal renderer draws for `events`, as on a TTY: every frame, control sequences removed. */
+async function drawnOnTerminal(reporterEvents: readonly EngineEvent[]): Promise<string> {
+  const drawn: string[] = [];
+  const wasTty = Object.getOwnPropertyDescriptor(process.stdout, 'isTTY');
+  Object.defineProperty(process.stdout, 'isTTY', { value: true, configurable: true });
+  const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (drawn.push(String(chunk)), true));
+  try {
+    const reporter = new ListrReporter(() => undefined);
+    for (const event of reporterEvents) await reporter.event(event);
+  } finally {
+    write.mockRestore();
+    if (wasTty) Object.defineProperty(process.stdout, 'isTTY', wasTty);
+    else delete (process.stdout as { isTTY?: boolean }).isTTY;
+  }
+  return stripVTControlCharacters(drawn.join(''));
+}
+
+describe('a clean re-run reads as success on a terminal', () => {
+  it('a stage already done on every host is drawn with the completed tick, never the warning sign', async () => {
+    const rerun: EngineEvent[] = ['00-preflight', '01-hosts', '02-ssh'].map((stage) => ({
+      type: 'stage-skip',
+      stage,
+      description: 'checks',
+      reason: 'already done on every host',
+    }));
+    const screen = await drawnOnTerminal(rerun);
+    for (const stage of ['00-preflight', '01-hosts', '02-ssh']) expect(screen).toContain(`✔ ${stage}: checks (already done on every host)`);
+    expect(screen).not.toContain('⚠');
+    expect(screen).not.toContain('↓');
+  });
+
+  it('a stage that failed still shows its failure', async () => {
+    const screen = await drawnOnTerminal(events.slice(1));
+    expect(screen).toContain('✖');
+    expect(screen).toContain('node1');
   });
 });
