@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerInventoryCommands } from './commands/inventory.js';
 import { registerRunCommands } from './commands/run.js';
 import { registerLabCommand } from './commands/lab.js';
+import { registerSnapshotCommands } from './commands/snapshot.js';
 import { runMain } from './commands/main.js';
 
 const program = new Command('klab')
@@ -11,6 +12,7 @@ const program = new Command('klab')
 
 registerInventoryCommands(program);
 registerRunCommands(program);
+registerSnapshotCommands(program);
 registerLabCommand(program);
 
 await runMain(program, process.argv);

@@ -14,6 +14,8 @@ import { JsonReporter, ListrReporter, PlainReporter, Reporters } from '../run/re
 import { withSession } from '../run/session.js';
 import { statusTable } from '../run/status-table.js';
 import type { RunSession } from '../run/session.js';
+import { snapshotAfterStage } from '../snapshots/hook.js';
+import { stageSnapshotsFor } from '../snapshots/open.js';
 
 interface GlobalOptions {
   inventory: string;
@@ -23,6 +25,8 @@ interface RunFlags extends StageSelection {
   force?: boolean;
   dryRun?: boolean;
   json?: boolean;
+  /** Snapshot every VM after each stage (also inventory `snapshots: each-stage`). */
+  snapshots?: boolean;
 }
 
 const out = (line: string): void => {
@@ -36,6 +40,18 @@ function screenReporter(session: RunSession, json: boolean, plan: boolean): Repo
 }
 
 async function runStages(session: RunSession, stages: readonly Stage[], flags: RunFlags, plan: boolean): Promise<StageSummary[]> {
+  const snapshots = !plan && (flags.snapshots === true || session.loaded.inventory.snapshots === 'each-stage') ? await stageSnapshotsFor(session.loaded) : undefined;
+  // listr2 owns a terminal while a stage is on screen: snapshot lines wait for the end of the run there.
+  const later: string[] = [];
+  const afterStage = snapshots
+    ? snapshotAfterStage(snapshots, (stage, name) => {
+        const line = `snapshot ${name} taken of ${snapshots.driver.vms.join(', ')}`;
+        session.log.note(line);
+        if (flags.json === true) out(JSON.stringify({ time: new Date().toISOString(), type: 'snapshot', stage: stage.id, name, vms: snapshots.driver.vms }));
+        else if (process.stdout.isTTY) later.push(line);
+        else out(line);
+      })
+    : undefined;
   const engine = new StageEngine({
     context: session.context,
     hosts: session.hosts,
@@ -43,8 +59,13 @@ async function runStages(session: RunSession, stages: readonly Stage[], flags: R
     dryRun: plan,
     force: flags.force === true,
     reporter: new Reporters(screenReporter(session, flags.json === true, plan), session.log),
+    ...(afterStage ? { afterStage } : {}),
   });
-  return engine.run(stages);
+  try {
+    return await engine.run(stages);
+  } finally {
+    for (const line of later) out(line);
+  }
 }
 
 function finish(summaries: readonly StageSummary[], logPath: string, json: boolean, plan: boolean): void {
@@ -77,7 +98,7 @@ async function up(global: GlobalOptions, flags: RunFlags, command: string, plan:
   });
 }
 
-async function status(global: GlobalOptions, flags: { json?: boolean }): Promise<void> {
+export async function status(global: GlobalOptions, flags: { json?: boolean }): Promise<void> {
   const stages = await loadPlaybooks(playbooksDir());
   await withSession({ inventoryFile: global.inventory, command: 'status', createKeys: false }, async (session) => {
     const hostNames = [...session.hosts.keys()];
@@ -129,6 +150,7 @@ export function registerRunCommands(program: Command): void {
 
   selection(program.command('up').description('Bring the hosts up stage by stage, skipping stages already done'))
     .option('--dry-run', 'show what would change; change nothing')
+    .option('--snapshots', "snapshot every VM after each stage (klab-NN-name, through the inventory's hypervisor)")
     .action(async (flags: RunFlags, command: Command) => {
       await up(globals(command), flags, 'up', flags.dryRun === true, (stages) => selectStages(stages, flags));
     });

@@ -94,6 +94,8 @@ export const inventorySchema = z.strictObject({
   cluster: clusterSchema.prefault({}),
   broker: brokerSchema.prefault({}),
   hypervisor: hypervisorSchema.optional(),
+  /** each-stage: every `klab up` snapshots every VM after each stage, as `klab up --snapshots` does. */
+  snapshots: z.enum(['each-stage', 'off']).default('off'),
 });
 
 export type HostSpec = z.infer<typeof hostSchema>;

@@ -220,6 +220,23 @@ export async function labStatus(context: Pick<LabContext, 'dir'>): Promise<VmSta
   );
 }
 
+/**
+ * Boots one stopped VM of the lab from its disk as it is, without waiting for SSH: a snapshot
+ * restored while the lab was stopped comes up this way. Its host keys are the pinned ones.
+ */
+export async function startLabVm(context: Pick<LabContext, 'dir'>, name: string): Promise<void> {
+  checkPrerequisites(['qemu-system-x86_64'], true);
+  const dir = path.resolve(context.dir);
+  const record = await readLabRecord(dir);
+  const vm = record.vms.find((v) => v.name === name);
+  if (!vm) throw new LabStateError(`the lab has no VM named ${name}`);
+  if (!(await tcpPortFree(vm.sshPort))) {
+    throw new LabStateError(`port 127.0.0.1:${vm.sshPort} (SSH of ${vm.name}) is in use by another program`, 'Stop that program, or destroy and re-create the lab to get new ports.');
+  }
+  const publicKey = (await readFile(path.join(dir, `${labKeyName}.pub`), 'utf8')).trim();
+  await startVm(launchOf(dir, record, vm, publicKey), dir);
+}
+
 /** Presses one VM's reset button (tests use it to interrupt a stage the hard way). */
 export async function resetLabVm(context: Pick<LabContext, 'dir'>, name: string): Promise<void> {
   const dir = path.resolve(context.dir);
