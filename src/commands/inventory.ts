@@ -4,6 +4,7 @@ import { input, password, select } from '@inquirer/prompts';
 import type { Command } from 'commander';
 import { KlabError, exitCodes } from '../errors.js';
 import { initInventory } from '../inventory/init.js';
+import { supportedMinors } from '../inventory/kubernetes-releases.js';
 import type { InitFlags, Prompter } from '../inventory/init.js';
 import { loadInventory } from '../inventory/load.js';
 import { knownHostsPath } from '../state.js';
@@ -36,7 +37,7 @@ export function registerInventoryCommands(program: Command): void {
     .option('--user <name>', 'SSH user: root, or a user with passwordless sudo (default root)')
     .option('--key-file <path>', 'private key klab logs in with (~/… is your home folder; relative paths start at the inventory\'s folder)')
     .option('--password <password>', 'SSH password instead of a key (visible to other local users while klab runs; the file is written 0600)')
-    .option('--kubernetes-version <minor>', 'Kubernetes minor version, e.g. 1.30')
+    .option('--kubernetes-version <minor>', `Kubernetes minor version: ${supportedMinors.join(', ')} (default ${supportedMinors[0] ?? ''})`)
     .option('--cni <name>', 'pod network: calico or flannel')
     .option('--pod-cidr <cidr>', 'pod network CIDR')
     .option('--service-cidr <cidr>', 'service CIDR (not asked; default 10.96.0.0/12)')

@@ -10,6 +10,7 @@ import { Document } from 'yaml';
 import { KlabError, exitCodes } from '../errors.js';
 import { writeFileAtomic } from '../state.js';
 import { InventoryError, parseInventory } from './load.js';
+import { supportedMinors } from './kubernetes-releases.js';
 import { brokerSchema, clusterSchema, hostSchema } from './schema.js';
 import type { Inventory } from './schema.js';
 
@@ -164,7 +165,7 @@ export async function initInventory(file: string, flags: InitFlags, prompter: Pr
 
   const cluster = clusterSchema.parse({});
   const broker = brokerSchema.parse({});
-  const kubernetesVersion = await answers.text('--kubernetes-version', flags.kubernetesVersion, 'Kubernetes minor version', fromSchema(clusterSchema.shape.kubernetesVersion), cluster.kubernetesVersion);
+  const kubernetesVersion = await answers.choice('--kubernetes-version', flags.kubernetesVersion, 'Kubernetes minor version', supportedMinors, cluster.kubernetesVersion);
   const cni = await answers.choice('--cni', flags.cni, 'Pod network (CNI)', clusterSchema.shape.cni.unwrap().options, cluster.cni);
   const podCidr = await answers.text('--pod-cidr', flags.podCidr, 'Pod network CIDR', fromSchema(clusterSchema.shape.podCidr), cluster.podCidr);
   const serviceCidr = flags.serviceCidr === undefined ? cluster.serviceCidr : answers.checked('--service-cidr', flags.serviceCidr, fromSchema(clusterSchema.shape.serviceCidr));

@@ -3,6 +3,7 @@
 // (strict objects) so a typo never silently falls back to a default.
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { defaultMinor, isSupportedMinor, supportedMinors } from './kubernetes-releases.js';
 
 const hostName = z
   .string()
@@ -66,16 +67,52 @@ function withDefaultInternalAddress(host: unknown): unknown {
   return internalAddress === undefined ? host : { ...host, internalAddress };
 }
 
+const httpUrl = z.string().regex(/^https?:\/\/[^\s'"\\]+$/, 'expected an http:// or https:// URL');
+
+/** A manifest at another location: its URL and the sha256 it must have. */
+const manifestSource = z.strictObject({
+  url: httpUrl,
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected a sha256 digest: 64 lowercase hex digits'),
+});
+
 export const clusterSchema = z.strictObject({
-  /** Kubernetes minor, e.g. "1.30"; selects the pkgs.k8s.io repository (stage 06). */
-  kubernetesVersion: z.string().regex(/^1\.\d{2}$/, 'expected a Kubernetes minor version such as "1.30"').default('1.30'),
+  /** Kubernetes minor, e.g. "1.37"; selects the package repository (stage 06). */
+  kubernetesVersion: z
+    .string()
+    .refine(isSupportedMinor, `expected a supported Kubernetes minor: ${supportedMinors.map((m) => JSON.stringify(m)).join(', ')}`)
+    .default(defaultMinor),
+  /** One patch release to install, e.g. "1.37.2"; by default the newest of the minor when stage 06 first runs. */
+  kubernetesPatch: z.string().regex(/^1\.\d{2}\.\d+$/, 'expected a full Kubernetes version such as "1.37.2"').optional(),
   podCidr: ipv4Cidr.default('10.244.0.0/16'),
   serviceCidr: ipv4Cidr.default('10.96.0.0/12'),
   cni: z.enum(['calico', 'flannel']).default('calico'),
-  proxyMode: z.enum(['ipvs', 'iptables']).default('ipvs'),
-  /** Pause image for containerd's sandbox_image; should match the Kubernetes version. */
-  sandboxImage: z.string().min(1).default('registry.k8s.io/pause:3.9'),
+  proxyMode: z.enum(['ipvs', 'nftables', 'iptables']).default('ipvs'),
+  /** Pause image for containerd's sandbox image; by default the one kubeadm expects for the minor. */
+  sandboxImage: z.string().min(1).optional(),
+  /** The apt repository of the minor (a mirror, or a test's stand-in); default: the official one. */
+  packageRepository: httpUrl.optional(),
+  /** The key that signs packageRepository; default: its Release.key. */
+  packageRepositoryKey: httpUrl.optional(),
+  /** Where the workstation reaches the API server (host or host:port) for .klab/kubeconfig; default: the control plane's address, port 6443. */
+  apiServerAddress: z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, 'expected host or host:port, such as 192.168.56.10 or 127.0.0.1:6443').optional(),
+  /** Let workloads run on the control plane too; default: yes when there are three hosts or fewer. */
+  scheduleOnControlPlane: z.boolean().optional(),
+  /** Other locations (mirrors) of the pinned manifests, each with its sha256. */
+  manifests: z
+    .strictObject({ calico: manifestSource.optional(), flannel: manifestSource.optional(), localPath: manifestSource.optional() })
+    .optional(),
+}).superRefine((cluster, ctx) => {
+  if (cluster.kubernetesPatch !== undefined && !cluster.kubernetesPatch.startsWith(`${cluster.kubernetesVersion}.`)) {
+    ctx.addIssue({ code: 'custom', path: ['kubernetesPatch'], message: `expected a patch release of kubernetesVersion ${cluster.kubernetesVersion} (such as "${cluster.kubernetesVersion}.1"), got "${cluster.kubernetesPatch}"` });
+  }
 });
+
+/** An HTTP proxy for apt, containerd and kubelet; the cluster's own networks and hosts are added to noProxy. */
+export const proxySchema = z.strictObject({
+  http: httpUrl.optional(),
+  https: httpUrl.optional(),
+  noProxy: z.array(z.string().regex(/^[A-Za-z0-9.*/:-]+$/, 'expected a host name, domain (.example.com), address or CIDR')).default([]),
+}).refine((proxy) => proxy.http !== undefined || proxy.https !== undefined, { message: 'expected http or https (or both): the proxy URL' });
 
 export const brokerSchema = z.strictObject({
   replicas: z.number().int().min(1).max(9).default(3),
@@ -93,9 +130,8 @@ export const inventorySchema = z.strictObject({
   hosts: z.array(z.preprocess(withDefaultInternalAddress, hostSchema)).min(1),
   cluster: clusterSchema.prefault({}),
   broker: brokerSchema.prefault({}),
+  proxy: proxySchema.optional(),
   hypervisor: hypervisorSchema.optional(),
-  /** each-stage: every `klab up` snapshots every VM after each stage, as `klab up --snapshots` does. */
-  snapshots: z.enum(['each-stage', 'off']).default('off'),
 });
 
 export type HostSpec = z.infer<typeof hostSchema>;

@@ -5,7 +5,7 @@ import { access } from 'node:fs/promises';
 import { KlabError, exitCodes } from '../errors.js';
 import { loadInventory } from '../inventory/load.js';
 import type { LoadedInventory } from '../inventory/load.js';
-import { clusterKeyPaths, ensureStateDir, knownHostsPath, logsDir } from '../state.js';
+import { clusterKeyPaths, ensureStateDir, knownHostsPath, logsDir, stateDir } from '../state.js';
 import { ensureKeyPairFile } from '../transport/keys.js';
 import { connectAll } from '../transport/ssh.js';
 import type { Host } from '../transport/host.js';
@@ -65,7 +65,7 @@ async function openSession(options: SessionOptions): Promise<RunSession> {
     for (const host of hosts) void host.close();
   };
   try {
-    const context = new RunContext(loaded.inventory, await clusterKeys(loaded.file, options.createKeys));
+    const context = new RunContext(loaded.inventory, await clusterKeys(loaded.file, options.createKeys), stateDir(loaded.file));
     hosts = await connectAll(loaded.inventory.hosts, {
       knownHostsFile: knownHostsPath(loaded.file),
       inventoryDir: loaded.dir,

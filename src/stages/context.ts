@@ -3,6 +3,8 @@
 // installed containerd major, later a kubeadm join command), readable by later tasks and
 // stages, on the same host (`host.vars.x`) or across hosts (`controlPlane.vars.x`, or
 // `vars.x` inside `{{#hosts}}`).
+import { clusterSettings, proxySettings } from '../inventory/cluster-settings.js';
+import type { ClusterSettings, ProxySettings } from '../inventory/cluster-settings.js';
 import type { Inventory } from '../inventory/schema.js';
 import type { HostSelector, Stage } from './playbook.js';
 
@@ -23,7 +25,9 @@ export interface KlabKeys {
 }
 
 export interface TemplateView {
-  cluster: Inventory['cluster'];
+  /** The inventory's cluster settings with the values that follow from them filled in. */
+  cluster: ClusterSettings;
+  proxy: ProxySettings;
   broker: Inventory['broker'];
   hosts: HostView[];
   controlPlane: HostView | undefined;
@@ -41,12 +45,18 @@ export const keysNotYetCreated: KlabKeys = {
 
 export class RunContext {
   readonly hosts: HostView[];
+  readonly cluster: ClusterSettings;
+  readonly proxy: ProxySettings;
   private readonly secretValues = new Set<string>();
 
   constructor(
     readonly inventory: Inventory,
     readonly keys: KlabKeys,
+    /** The workstation's state folder (.klab beside the inventory), where `localFile` tasks write. */
+    readonly localDir?: string,
   ) {
+    this.cluster = clusterSettings(inventory);
+    this.proxy = proxySettings(inventory);
     this.hosts = inventory.hosts.map((h) => ({
       name: h.name,
       internalAddress: h.internalAddress,
@@ -92,7 +102,8 @@ export class RunContext {
 
   view(hostName: string, stage: Stage): TemplateView {
     return {
-      cluster: this.inventory.cluster,
+      cluster: this.cluster,
+      proxy: this.proxy,
       broker: this.inventory.broker,
       hosts: this.hosts,
       controlPlane: this.hosts.find((h) => h.isControlPlane),

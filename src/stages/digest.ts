@@ -48,7 +48,9 @@ function inlineTemplates(task: Task): { text: string; field: string }[] {
         ...(task.spec.creates ? [{ text: task.spec.creates, field: 'command.creates' }] : []),
       ];
     case 'apt':
-      return [];
+      return task.spec.packages.map((text) => ({ text, field: 'apt.packages' }));
+    case 'localFile':
+      return [{ text: task.spec.content, field: 'localFile.content' }];
     case 'wait':
       return [{ text: task.spec.command, field: 'wait.command' }];
     case 'capture':
@@ -85,6 +87,8 @@ function inventoryPart(view: TemplateView, root: string): unknown {
       return view.cluster;
     case 'broker':
       return view.broker;
+    case 'proxy':
+      return view.proxy;
     case 'hosts':
       return view.hosts.map(withoutVars);
     case 'workers':

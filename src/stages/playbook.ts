@@ -83,9 +83,25 @@ const commandSchema = z.strictObject({
   timeoutSeconds: seconds.default(600),
 });
 
+/** A Debian package name, optionally =version; checked again after rendering. */
+export const debianPackage = /^[a-z0-9][a-z0-9+.-]*(=[A-Za-z0-9.+~:*-]+)?$/;
+
 const aptSchema = z.strictObject({
-  packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]*(=[A-Za-z0-9.+~:*-]+)?$/, 'a Debian package name, optionally =version')).min(1),
+  /** Mustache templates allowed (a version captured earlier): kubeadm={{controlPlane.vars.kubePackageVersion}}. */
+  packages: z
+    .array(z.string().refine((p) => debianPackage.test(p.replace(/\{\{[^}]+\}\}/g, '0')), 'a Debian package name, optionally =version'))
+    .min(1),
   timeoutSeconds: seconds.default(1200),
+});
+
+/** A file on the workstation, in the inventory's state folder (.klab), such as the fetched kubeconfig. */
+const localFileSchema = z.strictObject({
+  /** A plain file name inside .klab. */
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'a file name inside .klab, such as kubeconfig'),
+  /** The content, a mustache template (usually a captured value). */
+  content: z.string().min(1),
+  mode: fileMode.default(0o600),
+  secret: z.boolean().default(true),
 });
 
 const waitSchema = z.strictObject({
@@ -126,6 +142,7 @@ const kindSchemas = {
   blockinfile: blockInFileSchema,
   command: commandSchema,
   apt: aptSchema,
+  localFile: localFileSchema,
   wait: waitSchema,
   capture: captureSchema,
   check: checkSchema,
@@ -138,6 +155,7 @@ export type TemplateSpec = z.output<typeof templateSchema>;
 export type BlockInFileSpec = z.output<typeof blockInFileSchema>;
 export type CommandSpec = z.output<typeof commandSchema>;
 export type AptSpec = z.output<typeof aptSchema>;
+export type LocalFileSpec = z.output<typeof localFileSchema>;
 export type WaitSpec = z.output<typeof waitSchema>;
 export type CaptureSpec = z.output<typeof captureSchema>;
 export type CheckSpec = z.output<typeof checkSchema>;
@@ -156,6 +174,7 @@ const taskSchema = z
     blockinfile: blockInFileSchema.optional(),
     command: commandSchema.optional(),
     apt: aptSchema.optional(),
+    localFile: localFileSchema.optional(),
     wait: waitSchema.optional(),
     capture: captureSchema.optional(),
     check: checkSchema.optional(),
@@ -175,6 +194,7 @@ const taskSchema = z
     if (task.blockinfile) return { ...base, kind: 'blockinfile' as const, spec: task.blockinfile };
     if (task.command) return { ...base, kind: 'command' as const, spec: task.command };
     if (task.apt) return { ...base, kind: 'apt' as const, spec: task.apt };
+    if (task.localFile) return { ...base, kind: 'localFile' as const, spec: task.localFile };
     if (task.wait) return { ...base, kind: 'wait' as const, spec: task.wait };
     if (task.capture) return { ...base, kind: 'capture' as const, spec: task.capture };
     // superRefine guarantees exactly one kind, so this is the check.

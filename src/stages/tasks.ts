@@ -2,13 +2,17 @@
 // also in dry-run), then change only what differs. Every change goes through HostStep.wet,
 // the one place where dry-run turns an action into "would …".
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { writeFileAtomic } from '../state.js';
 import type { ExecResult, Host } from '../transport/host.js';
 import { RemoteFileNotFoundError } from '../transport/errors.js';
 import { quote } from '../transport/shell.js';
 import type { RunContext, TemplateView } from './context.js';
 import type { TemplateStore } from './digest.js';
 import { aptScriptTemplate } from './digest.js';
-import type { AptSpec, BlockInFileSpec, CaptureSpec, CheckSpec, CommandSpec, Condition, TemplateSpec, WaitSpec } from './playbook.js';
+import type { AptSpec, BlockInFileSpec, CaptureSpec, CheckSpec, CommandSpec, Condition, LocalFileSpec, TemplateSpec, WaitSpec } from './playbook.js';
+import { debianPackage } from './playbook.js';
 import { MissingValueError, lookupPath, render } from './render.js';
 
 /** A task that did not succeed on a host; the engine turns it into a failed outcome. */
@@ -213,7 +217,10 @@ function globToRegExp(glob: string): RegExp {
 }
 
 export async function runApt(env: TaskEnv, spec: AptSpec): Promise<TaskResult> {
-  const wanted = spec.packages.map((p) => {
+  const packages = spec.packages.map((text) => render(text, env.view, `${env.where} (apt.packages)`).trim());
+  const invalid = packages.filter((p) => !debianPackage.test(p));
+  if (invalid.length > 0) throw new TaskFailure(`${env.where}: not a Debian package name (=version): ${invalid.map((p) => JSON.stringify(p)).join(', ')}`);
+  const wanted = packages.map((p) => {
     const [name = p, version] = p.split('=');
     return { name, version };
   });
@@ -228,9 +235,26 @@ export async function runApt(env: TaskEnv, spec: AptSpec): Promise<TaskResult> {
     return version === undefined || (w.version !== undefined && !globToRegExp(w.version).test(version));
   });
   if (missing.length === 0) return { detail: `installed: ${wanted.map((w) => `${w.name} ${installed.get(w.name) ?? ''}`.trim()).join(', ')}` };
-  const script = render(await env.templates.load(aptScriptTemplate, env.playbookFile), { packages: spec.packages.join(' ') }, aptScriptTemplate);
-  await env.step.wetExec(script, spec.timeoutSeconds * 1000, `apt-get install ${spec.packages.join(' ')}`);
+  const script = render(await env.templates.load(aptScriptTemplate, env.playbookFile), { packages: packages.join(' ') }, aptScriptTemplate);
+  await env.step.wetExec(script, spec.timeoutSeconds * 1000, `apt-get install ${packages.join(' ')}`);
   return { detail: `installed ${missing.map((m) => m.name).join(', ')}` };
+}
+
+/** Writes a file into the workstation's state folder (the kubeconfig fetched from the control plane). */
+export async function runLocalFile(env: TaskEnv, spec: LocalFileSpec): Promise<TaskResult> {
+  const content = render(spec.content, env.view, `${env.where} (localFile.content)`);
+  const text = content.endsWith('\n') ? content : `${content}\n`;
+  if (spec.secret) env.context.addSecret(content);
+  const dir = env.context.localDir;
+  if (dir === undefined) throw new TaskFailure(`${env.where}: no local state folder to write ${spec.name} into`);
+  const file = path.join(dir, spec.name);
+  const current = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (current === text) return { detail: `${file} is up to date` };
+  await env.step.wet(`write ${file} on this workstation (mode ${octal(spec.mode)})`, () => writeFileAtomic(file, text, spec.mode));
+  return { detail: `wrote ${file}` };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

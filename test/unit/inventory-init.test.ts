@@ -40,7 +40,7 @@ const standardFlags = ['--master', '10.0.0.10', '--node1', '10.0.0.11', '--node2
 describe('klab init from flags', () => {
   test('writes an inventory that validates, with the answers and the defaults', async () => {
     const file = freshFile();
-    await klab(file, 'init', '--yes', ...standardFlags, '--cni', 'flannel', '--kubernetes-version', '1.31');
+    await klab(file, 'init', '--yes', ...standardFlags, '--cni', 'flannel', '--kubernetes-version', '1.36');
     const { inventory } = await loadInventory(file);
     expect(inventory.hosts).toEqual([
       { name: 'master', address: '10.0.0.10', port: 22, internalAddress: '10.0.0.10', role: 'control-plane', user: 'root', keyFile: 'id_ed25519' },
@@ -48,12 +48,12 @@ describe('klab init from flags', () => {
       { name: 'node2', address: '10.0.0.12', port: 22, internalAddress: '10.0.0.12', role: 'worker', user: 'root', keyFile: 'id_ed25519' },
     ]);
     expect(inventory.cluster.cni).toBe('flannel');
-    expect(inventory.cluster.kubernetesVersion).toBe('1.31');
+    expect(inventory.cluster.kubernetesVersion).toBe('1.36');
     expect(inventory.cluster.podCidr).toBe('10.244.0.0/16');
     expect(inventory.broker.replicas).toBe(3);
     expect(await mode(file)).toBe(0o644);
     // The Kubernetes version stays a string in YAML (1.30 unquoted would be the number 1.3).
-    expect(await readFile(file, 'utf8')).toContain('kubernetesVersion: "1.31"');
+    expect(await readFile(file, 'utf8')).toContain('kubernetesVersion: "1.36"');
   });
 
   test('host:port addresses and separate internal addresses (the qemu lab layout)', async () => {
@@ -214,6 +214,8 @@ describe('klab init with prompts', () => {
     expect(asked).toContain('Kubernetes minor version');
     const { inventory } = await loadInventory(file);
     expect(inventory.cluster.cni).toBe('flannel');
+    // The newest supported minor is offered first and taken by default.
+    expect(inventory.cluster.kubernetesVersion).toBe('1.37');
     expect(inventory.hosts.map((h) => h.keyFile)).toEqual(['id_ed25519', 'id_ed25519', 'id_ed25519']);
   });
 });

@@ -72,12 +72,11 @@ describe('a valid inventory', () => {
       keyFile: 'id_ed25519',
     });
     expect(loaded.inventory.cluster).toEqual({
-      kubernetesVersion: '1.30',
+      kubernetesVersion: '1.37',
       podCidr: '10.244.0.0/16',
       serviceCidr: '10.96.0.0/12',
       cni: 'calico',
       proxyMode: 'ipvs',
-      sandboxImage: 'registry.k8s.io/pause:3.9',
     });
     expect(loaded.inventory.broker).toEqual({ replicas: 3, partitions: 6, storage: '1Gi' });
     expect(loaded.inventory.hypervisor).toBeUndefined();
@@ -135,7 +134,7 @@ describe('problems name the file, the line, the key and what was expected', () =
 
   test('unknown top-level key', async () => {
     const { error, file } = await problemsOf(threeHosts('clutser:\n  cni: calico\n'));
-    expect(error.message).toContain(`${file}:17:1: clutser: unknown key; expected one of: hosts, cluster, broker, hypervisor`);
+    expect(error.message).toContain(`${file}:17:1: clutser: unknown key; expected one of: hosts, cluster, broker, proxy, hypervisor`);
   });
 
   test('wrong type, with what was found', async () => {

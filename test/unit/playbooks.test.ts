@@ -16,9 +16,12 @@ function problemOf(source: string, name = file): string {
 }
 
 describe('shipped playbooks', () => {
-  it('load and validate, numbered 00 to 05 in order', async () => {
+  it('load and validate, numbered 00 to 10 in order', async () => {
     const stages = await loadPlaybooks(playbooksDir());
-    expect(stages.map((s) => s.id)).toEqual(['00-preflight', '01-hosts', '02-ssh', '03-kernel', '04-ipvs', '05-containerd']);
+    expect(stages.map((s) => s.id)).toEqual([
+      '00-preflight', '01-hosts', '02-ssh', '03-kernel', '04-ipvs', '05-containerd',
+      '06-kube-packages', '07-control-plane', '08-network', '09-workers', '10-storage',
+    ]);
     for (const stage of stages) expect(stage.tasks.length).toBeGreaterThan(0);
   });
 });
