@@ -70,6 +70,7 @@ async function openSession(options: SessionOptions): Promise<RunSession> {
       knownHostsFile: knownHostsPath(loaded.file),
       inventoryDir: loaded.dir,
       logger: log.commandLogger,
+      note: (text) => log.note(text),
       ...(context.keys === keysNotYetCreated ? {} : { clusterPrivateKey: context.keys.privateKey }),
     });
     process.once('SIGINT', interrupt);

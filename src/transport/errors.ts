@@ -36,18 +36,41 @@ export class HostUnreachableError extends KlabError {
   }
 }
 
-/** sshd refused every credential klab offered. `method` names what was tried, never the secret. */
+/** sshd refused every credential klab offered. `methods` name what was tried, never the secret. */
 export class AuthenticationError extends KlabError {
   constructor(
     readonly host: HostLocation & { user: string },
-    readonly method: string,
+    readonly methods: readonly string[],
+    /** Credentials found but not offered, and why (an encrypted default key, an agent that did not answer). */
+    readonly passedOver: readonly string[] = [],
   ) {
     super(
-      `${where(host)}: authentication as ${host.user} failed (tried ${method})`,
+      `${where(host)}: authentication as ${host.user} failed (tried ${listed(methods)})${passedOver.length > 0 ? `; passed over ${passedOver.join('; ')}` : ''}`,
       exitCodes.unreachable,
-      'Check the user and the keyFile or password of this host in the inventory; for a key, its public half must be in ~/.ssh/authorized_keys of that user on the host.',
+      'Check the user and the keyFile or password of this host in the inventory (without either, klab offers the keys of your SSH agent and ~/.ssh/id_ed25519, id_ecdsa, id_rsa, as ssh does); ' +
+        'for a key, its public half must be in ~/.ssh/authorized_keys of that user on the host.',
     );
   }
+}
+
+/** A host with neither keyFile nor password, and no agent key or default key file to offer. */
+export class NoCredentialsError extends KlabError {
+  constructor(
+    readonly host: HostLocation & { user: string },
+    readonly passedOver: readonly string[],
+  ) {
+    super(
+      `${where(host)}: klab has no way to log in as ${host.user}: the inventory gives no keyFile or password, no SSH agent offers a key, ` +
+        `and there is no usable ~/.ssh/id_ed25519, id_ecdsa or id_rsa${passedOver.length > 0 ? ` (passed over ${passedOver.join('; ')})` : ''}`,
+      exitCodes.unreachable,
+      'Add keyFile (or password) to this host in the inventory, or load your key into an SSH agent (ssh-add), as you would for ssh.',
+    );
+  }
+}
+
+function listed(items: readonly string[]): string {
+  if (items.length <= 1) return items[0] ?? 'nothing';
+  return `${items.slice(0, -1).join(', ')} and ${items.at(-1) ?? ''}`;
 }
 
 /**

@@ -22,6 +22,7 @@ import {
   ConnectFailedError,
   HostKeyMismatchError,
   HostUnreachableError,
+  NoCredentialsError,
   RemoteFileError,
   RemoteFileNotFoundError,
   SudoPasswordRequiredError,
@@ -29,6 +30,8 @@ import {
 import type { HostLocation } from './errors.js';
 import type { CommandLogger, ExecOptions, ExecResult, Host, PutOptions } from './host.js';
 import { readPrivateKeyFile } from './keys.js';
+import { describeAgent, findOpenSshLogin } from './login.js';
+import type { OpenSshLogin } from './login.js';
 import { quote, redact } from './shell.js';
 import { fingerprint, pinHostKey, readPinnedKeys } from './known-hosts.js';
 
@@ -49,6 +52,13 @@ export interface ConnectOptions {
    * prohibit-password, a root inventory that logs in by password still gets in.
    */
   clusterPrivateKey?: string;
+  /** Receives what is worth knowing but is no command (a default key passed over, an agent that did not answer). */
+  note?: (text: string) => void;
+  /**
+   * For hosts with neither keyFile nor password: the agents and default keys found the way
+   * OpenSSH finds them. connectAll looks once for every host; connectHost looks itself without it.
+   */
+  openSshLogin?: OpenSshLogin;
 }
 
 export const defaultConnectTimeoutMs = 10_000;
@@ -63,6 +73,9 @@ const noSuchFileStatus = 66;
 export async function connectHost(spec: HostSpec, options: ConnectOptions): Promise<SshHost> {
   const location: HostLocation & { user: string } = { name: spec.name, address: spec.address, port: spec.port, user: spec.user };
   const privateKey = spec.keyFile === undefined ? undefined : await readPrivateKeyFile(resolveKeyFile(options.inventoryDir, spec.keyFile));
+  const openSsh = logsInAsOpenSsh(spec) ? (options.openSshLogin ?? (await lookUpOpenSshLogin(options.note))) : undefined;
+  const offers = loginOffers(spec, privateKey, openSsh, options.clusterPrivateKey);
+  if (offers.length === 0) throw new NoCredentialsError(location, openSsh?.passedOver ?? []);
   const pinned = await readPinnedKeys(options.knownHostsFile, spec.address, spec.port);
   let mismatch: HostKeyMismatchError | undefined;
   let pinFailure: KlabError | undefined;
@@ -73,7 +86,7 @@ export async function connectHost(spec: HostSpec, options: ConnectOptions): Prom
     port: spec.port,
     username: spec.user,
     readyTimeout: options.connectTimeoutMs ?? defaultConnectTimeoutMs,
-    authHandler: authMethods(spec, privateKey, options.clusterPrivateKey),
+    authHandler: offers.flatMap((offer) => offer.methods),
     hostVerifier: (key: Buffer, verify: (valid: boolean) => void) => {
       presented = Buffer.from(key);
       if (pinned.length === 0) {
@@ -106,7 +119,7 @@ export async function connectHost(spec: HostSpec, options: ConnectOptions): Prom
     ssh.dispose();
     if (mismatch) throw mismatch;
     if (pinFailure) throw pinFailure;
-    throw connectError(location, error, spec, privateKey !== undefined, options.clusterPrivateKey !== undefined, config.readyTimeout ?? defaultConnectTimeoutMs);
+    throw connectError(location, error, spec, offers, openSsh?.passedOver ?? [], config.readyTimeout ?? defaultConnectTimeoutMs);
   }
   const connection = ssh.connection;
   if (!connection || !presented) throw new HostUnreachableError(location, 'closed', 'the connection closed during the handshake');
@@ -125,7 +138,8 @@ export async function connectHost(spec: HostSpec, options: ConnectOptions): Prom
  * others are closed and one ConnectFailedError lists every failure.
  */
 export async function connectAll(hosts: readonly HostSpec[], options: ConnectOptions): Promise<SshHost[]> {
-  const results = await Promise.allSettled(hosts.map((spec) => connectHost(spec, options)));
+  const openSshLogin = options.openSshLogin ?? (hosts.some(logsInAsOpenSsh) ? await lookUpOpenSshLogin(options.note) : undefined);
+  const results = await Promise.allSettled(hosts.map((spec) => connectHost(spec, { ...options, ...(openSshLogin ? { openSshLogin } : {}) })));
   const failures = results.flatMap((result, index) =>
     result.status === 'rejected' ? [{ host: hosts[index]?.name ?? String(index), error: asError(result.reason) }] : [],
   );
@@ -332,39 +346,60 @@ function exitStatus(code: number | null, signal: string | undefined): number {
   return 128 + (number ?? 0);
 }
 
-/** The order ssh2 tries: the inventory's key, klab's cluster key, then the password (plain, then keyboard-interactive). */
-function authMethods(spec: HostSpec, privateKey: string | undefined, clusterPrivateKey: string | undefined): AnyAuthMethod[] {
+/** A host with neither keyFile nor password logs in as `ssh` would: agent, then default keys. */
+function logsInAsOpenSsh(spec: HostSpec): boolean {
+  return spec.keyFile === undefined && spec.password === undefined;
+}
+
+async function lookUpOpenSshLogin(note: ((text: string) => void) | undefined): Promise<OpenSshLogin> {
+  const login = await findOpenSshLogin();
+  const found = [...login.agents.map(describeAgent), ...login.keyFiles.map((file) => file.path)];
+  note?.(`login without keyFile or password, as OpenSSH does: ${found.length > 0 ? found.join('; ') : 'no SSH agent with keys and no default key file'}`);
+  for (const passed of login.passedOver) note?.(`login: passed over ${passed}`);
+  return login;
+}
+
+/** One credential offered to sshd, and how an error names it (never the secret). */
+interface LoginOffer {
+  methods: AnyAuthMethod[];
+  label: string;
+}
+
+/**
+ * The order ssh2 tries: the inventory's key (or, with neither key nor password, the agents and
+ * default keys), klab's cluster key, then the password (plain, then keyboard-interactive).
+ */
+function loginOffers(spec: HostSpec, privateKey: string | undefined, openSsh: OpenSshLogin | undefined, clusterPrivateKey: string | undefined): LoginOffer[] {
   const username = spec.user;
-  const methods: AnyAuthMethod[] = [privateKey, clusterPrivateKey]
-    .filter((key): key is string => key !== undefined)
-    .map((key) => ({ type: 'publickey', username, key }));
+  const offers: LoginOffer[] = [];
+  const publickey = (key: string, label: string): LoginOffer => ({ methods: [{ type: 'publickey', username, key }], label: `publickey with ${label}` });
+  if (privateKey !== undefined) offers.push(publickey(privateKey, `keyFile ${spec.keyFile ?? ''}`));
+  for (const source of openSsh?.agents ?? []) offers.push({ methods: [{ type: 'agent', username, agent: source.agent }], label: `publickey with ${describeAgent(source)}` });
+  for (const file of openSsh?.keyFiles ?? []) offers.push(publickey(file.key, file.path));
+  if (clusterPrivateKey !== undefined) offers.push(publickey(clusterPrivateKey, 'klab\'s cluster key'));
   const password = spec.password;
   if (password !== undefined) {
-    methods.push(
-      { type: 'password', username, password },
-      { type: 'keyboard-interactive', username, prompt: (_name, _instructions, _lang, prompts, finish) => finish(prompts.map(() => password)) },
-    );
+    offers.push({
+      methods: [
+        { type: 'password', username, password },
+        { type: 'keyboard-interactive', username, prompt: (_name, _instructions, _lang, prompts, finish) => finish(prompts.map(() => password)) },
+      ],
+      label: 'password',
+    });
   }
-  return methods;
+  return offers;
 }
 
 function connectError(
   host: HostLocation & { user: string },
   error: unknown,
   spec: HostSpec,
-  usedKey: boolean,
-  usedClusterKey: boolean,
+  offers: readonly LoginOffer[],
+  passedOver: readonly string[],
   timeoutMs: number,
 ): KlabError {
   const err = asError(error) as Error & { code?: string; level?: string };
-  if (err.level === 'client-authentication') {
-    const methods = [
-      ...(usedKey ? [`publickey with keyFile ${spec.keyFile ?? ''}`] : []),
-      ...(usedClusterKey ? ['publickey with klab\'s cluster key'] : []),
-      ...(spec.password === undefined ? [] : ['password']),
-    ];
-    return new AuthenticationError(host, methods.join(' and ') || 'no method');
-  }
+  if (err.level === 'client-authentication') return new AuthenticationError(host, offers.map((offer) => offer.label), passedOver);
   const detail = redact(err.message, spec.password === undefined ? [] : [spec.password]);
   switch (err.code) {
     case 'ECONNREFUSED':
