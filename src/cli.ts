@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerInventoryCommands } from './commands/inventory.js';
 import { registerRunCommands } from './commands/run.js';
 import { registerLabCommand } from './commands/lab.js';
+import { registerResetCommand } from './commands/reset.js';
 import { registerSnapshotCommands } from './commands/snapshot.js';
 import { runMain } from './commands/main.js';
 
@@ -12,6 +13,7 @@ const program = new Command('klab')
 
 registerInventoryCommands(program);
 registerRunCommands(program);
+registerResetCommand(program);
 registerSnapshotCommands(program);
 registerLabCommand(program);
 

@@ -17,8 +17,6 @@ import { statusTable } from '../run/status-table.js';
 import type { RunSession } from '../run/session.js';
 import { snapshotAfterStage } from '../snapshots/hook.js';
 import { stageSnapshotsFor } from '../snapshots/open.js';
-import type { StageSnapshots } from '../snapshots/stage-snapshots.js';
-import { loadInventory } from '../inventory/load.js';
 
 interface GlobalOptions {
   inventory: string;
@@ -42,13 +40,8 @@ function screenReporter(session: RunSession, json: boolean, plan: boolean): Repo
   return new PlainReporter(out, [...session.hosts.keys()], plan);
 }
 
-async function runStages(
-  session: RunSession,
-  stages: readonly Stage[],
-  flags: RunFlags,
-  plan: boolean,
-  snapshots: StageSnapshots | undefined,
-): Promise<StageSummary[]> {
+async function runStages(session: RunSession, stages: readonly Stage[], flags: RunFlags, plan: boolean): Promise<StageSummary[]> {
+  const snapshots = !plan && (flags.snapshots === true || session.loaded.inventory.snapshots === 'each-stage') ? await stageSnapshotsFor(session.loaded) : undefined;
   // listr2 owns a terminal while a stage is on screen: snapshot lines wait for the end of the run there.
   const later: string[] = [];
   const afterStage = snapshots
@@ -90,14 +83,11 @@ function finish(summaries: readonly StageSummary[], logPath: string, json: boole
 async function up(global: GlobalOptions, flags: RunFlags, command: string, plan: boolean, pick: (stages: Stage[]) => Stage[]): Promise<void> {
   // Stage names are checked before any host is contacted.
   const stages = pick(await loadPlaybooks(playbooksDir()));
-  // So is the hypervisor, when snapshots are wanted: a run that cannot take them does not start.
-  const loaded = plan ? undefined : await loadInventory(global.inventory);
-  const snapshots = loaded && (flags.snapshots === true || loaded.inventory.snapshots === 'each-stage') ? await stageSnapshotsFor(loaded) : undefined;
   await withSession({ inventoryFile: global.inventory, command, createKeys: !plan }, async (session) => {
     for (const warning of inventoryWarnings(session.loaded.inventory)) process.stderr.write(`warning: ${warning}\n`);
     let summaries: StageSummary[];
     try {
-      summaries = await runStages(session, stages, flags, plan, snapshots);
+      summaries = await runStages(session, stages, flags, plan);
     } catch (error) {
       if (flags.json === true) {
         const exitCode = session.interrupted ? exitCodes.interrupted : error instanceof KlabError ? error.exitCode : exitCodes.internal;

@@ -162,6 +162,20 @@ describe('golden renderings of the shipped stages', async () => {
     });
   }
 
+  it('teardown/00-reset (klab reset) renders as recorded', async () => {
+    const [reset] = await loadPlaybooks(path.join(playbooksDir(), 'teardown'));
+    if (reset === undefined) throw new Error('no reset playbook');
+    const actual = await renderStage(reset);
+    const file = path.join(goldenDir, '..', 'teardown', `${reset.id}.txt`);
+    if (update) {
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, actual);
+    }
+    expect(actual).toBe(await readFile(file, 'utf8').catch(() => '(no golden file yet: run with UPDATE_GOLDEN=1)'));
+    expect(actual).toContain('run: kubeadm reset -f --cri-socket unix:///run/containerd/containerd.sock');
+    expect(actual).toContain('run: ipvsadm --clear');
+  });
+
   for (const [variant, raw] of Object.entries(variants)) {
     it(`${variant}: every stage renders as recorded (a variant file where it differs from the base)`, async () => {
       const inventory = inventorySchema.parse(raw);
