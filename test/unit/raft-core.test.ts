@@ -86,6 +86,30 @@ describe('raft core rules', () => {
     }
   });
 
+  it('a voter that hears from its leader ignores vote requests until an election timeout passes without it (the lease)', () => {
+    // Its own election timeout is drawn near 2 × 4 ticks, so it is still a follower at tick 4.
+    const node = new RaftNode({ ...config, id: 2, preVote: true, random: () => 0.99 }, fresh({ term: 3, votedFor: null }));
+    node.step({ kind: 'heartbeat', from: 0, to: 2, term: 3, commit: 0 });
+    node.ready();
+    node.step({ kind: 'pre-vote', from: 1, to: 2, term: 4, lastIndex: 0, lastTerm: 0 });
+    node.step({ kind: 'vote', from: 1, to: 2, term: 4, lastIndex: 0, lastTerm: 0 });
+    expect(node.ready().messages).toEqual([]);
+    expect(node.status()).toMatchObject({ term: 3, leader: 0 });
+
+    // Three ticks of silence: still inside the election timeout of 4, still loyal.
+    for (let i = 0; i < 3; i++) node.tick();
+    node.step({ kind: 'pre-vote', from: 1, to: 2, term: 4, lastIndex: 0, lastTerm: 0 });
+    expect(node.ready().messages).toEqual([]);
+    node.tick();
+    expect(node.status()).toMatchObject({ role: 'follower', leader: 0 });
+    node.step({ kind: 'pre-vote', from: 1, to: 2, term: 4, lastIndex: 0, lastTerm: 0 });
+    const ready = node.ready();
+    expect(ready.messages).toEqual([{ kind: 'pre-vote-response', from: 2, to: 1, term: 4, granted: true }]);
+    // A pre-vote changes neither the term nor the vote.
+    expect(ready.quorum).toBeNull();
+    expect(node.status()).toMatchObject({ term: 3, votedFor: null });
+  });
+
   it('a leader that sees a higher term steps down and forgets its vote', () => {
     const node = new RaftNode(config, fresh());
     electNode0(node);
