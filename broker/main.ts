@@ -1,9 +1,10 @@
 // klab-broker entry point: configuration from flags and environment, the broker state, the
-// Kafka listener, the optional metrics endpoint, and a graceful shutdown on SIGTERM/SIGINT
+// request dispatcher over its services, the Kafka listener, the optional metrics endpoint, and a graceful shutdown on SIGTERM/SIGINT
 // (stop accepting, answer what was read, flush and close the logs).
 import os from 'node:os';
 import { Broker } from './broker.js';
 import { ConfigError, formatHostPort, loadConfig, usage, type HostPort } from './config.js';
+import { RequestDispatcher } from './dispatch/dispatcher.js';
 import { rootLogger } from './log.js';
 import { createBrokerMetrics } from './metrics/broker-metrics.js';
 import { startMetricsServer, type MetricsServer } from './metrics/http.js';
@@ -53,27 +54,30 @@ async function main(): Promise<void> {
       maxInFlightBytes: maxInFlightBytesPerConnection,
       maxWriteBufferBytes,
     },
-    handler: broker,
+    handler: new RequestDispatcher(broker.services, metrics, log),
     log: log.child('net'),
     metrics,
   }).catch((error: Error) => {
     log.error('cannot listen', { listen: formatHostPort(config.listen), reason: error.message });
     process.exit(1);
   });
-  broker.setAdvertisedAddress(config.advertise ?? defaultAdvertised(server.address));
+  broker.services.metadata.setAdvertisedAddress(config.advertise ?? defaultAdvertised(server.address));
 
+  let ready = false;
+  let stopping = false;
   let metricsServer: MetricsServer | null = null;
   if (config.metrics) {
-    metricsServer = await startMetricsServer(config.metrics, metrics.registry, () => broker.ready);
+    metricsServer = await startMetricsServer(config.metrics, metrics.registry, () => ready);
     log.info(`metrics on http://${formatHostPort(metricsServer.address)}/metrics`);
   }
-  broker.ready = true;
+  ready = true;
 
   const shutdown = async (signal: string) => {
-    if (broker.shuttingDown) return;
+    if (stopping) return;
+    stopping = true;
     broker.beginShutdown();
     log.info('shutting down', { signal });
-    broker.ready = false;
+    ready = false;
     await server.close(shutdownGraceMs);
     await metricsServer?.close();
     await broker.close();

@@ -130,6 +130,22 @@ export function validateTopicConfigs(configs: Record<string, string>): string | 
   return null;
 }
 
+export interface EffectiveTopicConfig {
+  name: string;
+  value: string;
+  defaultValue: string;
+  overridden: boolean;
+}
+
+/** Every supported topic config with its value for a topic with these overrides. */
+export function effectiveTopicConfigs(config: BrokerConfig, overrides: Readonly<Record<string, string>>): EffectiveTopicConfig[] {
+  return topicConfigSpecs.map((spec) => {
+    const defaultValue = spec.defaultValue(config);
+    const override = overrides[spec.name];
+    return { name: spec.name, value: override ?? defaultValue, defaultValue, overridden: override !== undefined };
+  });
+}
+
 /** The broker-level defaults of every topic config, under their broker names. */
 export function brokerTopicConfigDefaults(config: BrokerConfig): Record<string, string> {
   return Object.fromEntries(topicConfigSpecs.map((spec) => [spec.brokerName, spec.defaultValue(config)]));

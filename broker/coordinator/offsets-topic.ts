@@ -9,9 +9,10 @@
 // leaves both copies, which replay to the same state. The rewrite happens only while no other
 // append to that partition is in flight, so every record older than the rewrite is already in
 // the remembered set and every newer one lands after it in the log.
-import type { Broker } from '../broker.js';
+import type { MetadataService } from '../controller/metadata-service.js';
 import type { Logger } from '../log.js';
 import { ErrorCode } from '../protocol/errors.js';
+import type { ReplicaManager } from '../replication/replica-manager.js';
 import type { PartitionLog } from '../storage/partition-log.js';
 import { buildBatch, decodeRecords, splitBatches } from '../storage/record-batch.js';
 import type { GroupLog } from './group-coordinator.js';
@@ -31,13 +32,14 @@ export class OffsetsTopic implements GroupLog {
   private readonly busy = new Map<number, number>();
 
   constructor(
-    private readonly broker: Broker,
+    private readonly metadata: MetadataService,
+    private readonly replicas: ReplicaManager,
     private readonly log: Logger,
   ) {}
 
   /** Creates the topic with `partitions` partitions unless it exists. */
   async ensureCreated(partitions: number): Promise<void> {
-    if (!this.broker.topic(OFFSETS_TOPIC)) await this.broker.createTopic(OFFSETS_TOPIC, partitions, offsetsTopicConfigs);
+    if (!this.metadata.topic(OFFSETS_TOPIC)) await this.metadata.createTopic(OFFSETS_TOPIC, partitions, offsetsTopicConfigs);
   }
 
   /** Replays every partition from its log start, in offset order; returns how many records were read. */
@@ -73,17 +75,17 @@ export class OffsetsTopic implements GroupLog {
     const batch = buildBatch(records);
     this.busy.set(partition, (this.busy.get(partition) ?? 0) + 1);
     try {
-      await log.append(batch, { leaderEpoch: this.broker.leaderEpoch });
+      await this.replicas.appendAsLeader(log, batch);
       for (const record of records) this.remember(partition, record);
     } finally {
       this.busy.set(partition, (this.busy.get(partition) ?? 1) - 1);
     }
-    this.broker.recordAppend(OFFSETS_TOPIC, partition, batch.length, records.length);
+    this.replicas.recordAppend(OFFSETS_TOPIC, partition, batch.length, records.length);
     this.maybeRewrite(partition, log);
   }
 
   private partitionLog(partition: number): PartitionLog {
-    const log = this.broker.partitionLog(OFFSETS_TOPIC, partition);
+    const log = this.replicas.partitionLog(OFFSETS_TOPIC, partition);
     if (!log) {
       throw Object.assign(new Error(`${OFFSETS_TOPIC}-${partition} is not open`), {
         kafkaErrorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
@@ -129,8 +131,8 @@ export class OffsetsTopic implements GroupLog {
         batches.push(buildBatch(chunk));
       }
       const records = Buffer.concat(batches);
-      newStart = (await log.append(records, { leaderEpoch: this.broker.leaderEpoch })).baseOffset;
-      this.broker.recordAppend(OFFSETS_TOPIC, partition, records.length, liveRecords.length);
+      newStart = (await this.replicas.appendAsLeader(log, records)).baseOffset;
+      this.replicas.recordAppend(OFFSETS_TOPIC, partition, records.length, liveRecords.length);
     }
     await log.deleteRecordsBefore(newStart);
     this.log.info('rewrote live group records', { partition, live: liveRecords.length, droppedBefore: newStart, previousStart: before });

@@ -81,3 +81,22 @@ export class ProducerIdManager {
     this.blockEnd = end;
   }
 }
+
+/**
+ * The broker's producer-id allocator as InitProducerId uses it: the file is read on the first
+ * request, not at startup (idempotent producers are optional), and a failed read is retried
+ * by the next request, so a disk that comes back makes allocation work again.
+ */
+export class ProducerIdService {
+  private opening: Promise<ProducerIdManager> | null = null;
+
+  constructor(private readonly dataDir: string) {}
+
+  async allocate(): Promise<number> {
+    this.opening ??= ProducerIdManager.open(this.dataDir).catch((error: unknown) => {
+      this.opening = null;
+      throw error;
+    });
+    return (await this.opening).allocate();
+  }
+}

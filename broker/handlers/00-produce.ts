@@ -29,7 +29,7 @@ export const produceHandler = defineHandler({
   api: produceApi,
   expectsResponse: (request) => request.acks !== 0,
   errorResponse: everyPartitionFailed,
-  async handle(request, { broker }) {
+  async handle(request, { services: { metadata, replicas } }) {
     if (request.acks !== 0 && request.acks !== 1 && request.acks !== -1) {
       return everyPartitionFailed(request, ErrorCode.INVALID_REQUIRED_ACKS);
     }
@@ -42,17 +42,17 @@ export const produceHandler = defineHandler({
         };
       }
       // An existing topic resolves without an await, so appends start in request order.
-      const topic = broker.topic(topicData.name) ?? (await broker.autoCreateTopic(topicData.name));
+      const topic = metadata.topic(topicData.name) ?? (await metadata.autoCreateTopic(topicData.name));
       const partitionResponses = topicData.partitionData.map(async (partitionData): Promise<PartitionResponse> => {
         if (typeof topic === 'number') return failed(partitionData.index, topic);
-        const log = broker.partitionLog(topic.name, partitionData.index);
+        const log = replicas.partitionLog(topic.name, partitionData.index);
         if (!log) return failed(partitionData.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
         if (!partitionData.records || partitionData.records.length === 0) {
           return failed(partitionData.index, ErrorCode.CORRUPT_MESSAGE, 'no record batches');
         }
         try {
-          const result = await log.append(partitionData.records, { leaderEpoch: broker.leaderEpoch });
-          if (!result.duplicate) broker.recordAppend(topic.name, partitionData.index, partitionData.records.length, result.lastOffset - result.baseOffset + 1);
+          const result = await replicas.appendAsLeader(log, partitionData.records);
+          if (!result.duplicate) replicas.recordAppend(topic.name, partitionData.index, partitionData.records.length, result.lastOffset - result.baseOffset + 1);
           return {
             index: partitionData.index,
             errorCode: ErrorCode.NONE,
@@ -64,7 +64,7 @@ export const produceHandler = defineHandler({
           };
         } catch (error) {
           if (!(error instanceof StorageError)) throw error;
-          broker.reportStorageError('produce', error);
+          replicas.reportStorageError('produce', error);
           return failed(partitionData.index, error.kafkaErrorCode, error.message);
         }
       });

@@ -7,7 +7,7 @@
 import { fetchApi } from '../protocol/apis/01-fetch.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { StorageError } from '../storage/errors.js';
-import type { Broker } from '../broker.js';
+import type { ReplicaManager } from '../replication/replica-manager.js';
 import { defineHandler, type RequestOf, type ResponseOf } from './types.js';
 
 type FetchRequest = RequestOf<typeof fetchApi>;
@@ -37,7 +37,7 @@ interface ReadOutcome {
 
 const NO_RECORDS = Buffer.alloc(0);
 
-async function readOnce(broker: Broker, request: FetchRequest): Promise<ReadOutcome> {
+async function readOnce(replicas: ReplicaManager, request: FetchRequest): Promise<ReadOutcome> {
   let remaining = Math.max(0, request.maxBytes);
   let bytes = 0;
   let hasError = false;
@@ -46,20 +46,20 @@ async function readOnce(broker: Broker, request: FetchRequest): Promise<ReadOutc
   for (const topicRequest of request.topics) {
     const partitions: PartitionResponse[] = [];
     for (const partitionRequest of topicRequest.partitions) {
-      const log = broker.partitionLog(topicRequest.topic, partitionRequest.partition);
+      const log = replicas.partitionLog(topicRequest.topic, partitionRequest.partition);
       if (!log) {
         hasError = true;
         partitions.push(partitionError(partitionRequest.partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
         continue;
       }
-      const epochError = broker.leaderEpochError(partitionRequest.currentLeaderEpoch);
+      const epochError = replicas.leaderEpochError(partitionRequest.currentLeaderEpoch);
       if (epochError !== ErrorCode.NONE) {
         hasError = true;
         partitions.push(partitionError(partitionRequest.partition, epochError));
         continue;
       }
-      const key = broker.partitionKey(topicRequest.topic, partitionRequest.partition);
-      watched.set(key, broker.appendCount(key));
+      const key = replicas.partitionKey(topicRequest.topic, partitionRequest.partition);
+      watched.set(key, replicas.appendCount(key));
       const limit = Math.min(partitionRequest.partitionMaxBytes, remaining);
       let records: Buffer = NO_RECORDS;
       let errorCode: number = ErrorCode.NONE;
@@ -67,13 +67,13 @@ async function readOnce(broker: Broker, request: FetchRequest): Promise<ReadOutc
         records = await log.read(Number(partitionRequest.fetchOffset), limit, { minOneMessage: bytes === 0 });
       } catch (error) {
         if (!(error instanceof StorageError)) throw error;
-        if (error.kafkaErrorCode === ErrorCode.KAFKA_STORAGE_ERROR) broker.reportStorageError('fetch', error);
+        if (error.kafkaErrorCode === ErrorCode.KAFKA_STORAGE_ERROR) replicas.reportStorageError('fetch', error);
         errorCode = error.kafkaErrorCode;
         hasError = true;
       }
       bytes += records.length;
       remaining = Math.max(0, remaining - records.length);
-      if (records.length > 0) broker.recordFetch(topicRequest.topic, records.length);
+      if (records.length > 0) replicas.recordFetch(topicRequest.topic, records.length);
       partitions.push({
         partitionIndex: partitionRequest.partition,
         errorCode,
@@ -100,19 +100,19 @@ export const fetchHandler = defineHandler({
       partitions: topic.partitions.map((partition) => partitionError(partition.partition, errorCode)),
     })),
   }),
-  async handle(request, { broker }) {
+  async handle(request, { services: { replicas } }) {
     // A client continuing a session we never created (epoch > 0) must start over.
     if (request.sessionId !== 0 && request.sessionEpoch > 0) {
       return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] };
     }
     const deadline = Date.now() + Math.max(0, request.maxWaitMs);
     for (;;) {
-      const outcome = await readOnce(broker, request);
+      const outcome = await readOnce(replicas, request);
       const waitMs = deadline - Date.now();
-      if (outcome.hasError || outcome.bytes >= request.minBytes || waitMs <= 0 || broker.shuttingDown) {
+      if (outcome.hasError || outcome.bytes >= request.minBytes || waitMs <= 0 || replicas.shuttingDown) {
         return outcome.response;
       }
-      await broker.waitForAppend(outcome.watched, waitMs);
+      await replicas.waitForAppend(outcome.watched, waitMs);
     }
   },
 });

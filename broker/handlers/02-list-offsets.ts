@@ -33,18 +33,18 @@ export const listOffsetsHandler = defineHandler({
       partitions: topic.partitions.map((partition) => answer(partition.partitionIndex, errorCode, -1, -1, -1)),
     })),
   }),
-  async handle(request, { broker }) {
+  async handle(request, { services: { replicas } }) {
     const topics = await Promise.all(
       request.topics.map(async (topic) => ({
         name: topic.name,
         partitions: await Promise.all(
           topic.partitions.map(async (partition): Promise<PartitionResponse> => {
             const index = partition.partitionIndex;
-            const log = broker.partitionLog(topic.name, index);
+            const log = replicas.partitionLog(topic.name, index);
             if (!log) return answer(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1, -1);
-            const epochError = broker.leaderEpochError(partition.currentLeaderEpoch);
+            const epochError = replicas.leaderEpochError(partition.currentLeaderEpoch);
             if (epochError !== ErrorCode.NONE) return answer(index, epochError, -1, -1, -1);
-            const epoch = broker.leaderEpoch;
+            const epoch = replicas.leaderEpoch;
             if (partition.timestamp === latest) return answer(index, ErrorCode.NONE, log.highWatermark, -1, epoch);
             if (partition.timestamp === earliest) return answer(index, ErrorCode.NONE, log.logStartOffset, -1, epoch);
             if (partition.timestamp === maxTimestamp || partition.timestamp < 0n) {
@@ -57,7 +57,7 @@ export const listOffsetsHandler = defineHandler({
                 : answer(index, ErrorCode.NONE, -1, -1, -1);
             } catch (error) {
               if (!(error instanceof StorageError)) throw error;
-              broker.reportStorageError('list offsets', error);
+              replicas.reportStorageError('list offsets', error);
               return answer(index, error.kafkaErrorCode, -1, -1, -1);
             }
           }),

@@ -6,13 +6,14 @@ import { ZERO_UUID } from '../protocol/codec.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { TopicImage } from '../controller/metadata-image.js';
 import { isInternalTopic } from '../controller/metadata-store.js';
-import type { Broker } from '../broker.js';
+import type { MetadataService } from '../controller/metadata-service.js';
+import type { ReplicaManager } from '../replication/replica-manager.js';
 import { defineHandler, type ResponseOf } from './types.js';
 
 type TopicResponse = ResponseOf<typeof metadataApi>['topics'][number];
 
-function describeTopic(broker: Broker, topic: TopicImage): TopicResponse {
-  const nodes = [broker.nodeId];
+function describeTopic(metadata: MetadataService, replicas: ReplicaManager, topic: TopicImage): TopicResponse {
+  const nodes = [metadata.nodeId];
   return {
     errorCode: ErrorCode.NONE,
     name: topic.name,
@@ -22,8 +23,8 @@ function describeTopic(broker: Broker, topic: TopicImage): TopicResponse {
     partitions: Array.from({ length: topic.partitions }, (_, partitionIndex) => ({
       errorCode: ErrorCode.NONE,
       partitionIndex,
-      leaderId: broker.nodeId,
-      leaderEpoch: broker.leaderEpoch,
+      leaderId: metadata.nodeId,
+      leaderEpoch: replicas.leaderEpoch,
       replicaNodes: nodes,
       isrNodes: nodes,
       offlineReplicas: [],
@@ -41,35 +42,35 @@ export const metadataHandler = defineHandler({
     brokers: [],
     topics: (request.topics ?? []).map((topic) => missingTopic(topic.name, topic.topicId, errorCode)),
   }),
-  async handle(request, { broker, apiVersion }) {
+  async handle(request, { services: { metadata, replicas }, apiVersion }) {
     const everyTopic = request.topics === null || (apiVersion === 0 && request.topics.length === 0);
     const topics: TopicResponse[] = [];
     if (everyTopic) {
-      for (const topic of broker.metadata.image.topics()) topics.push(describeTopic(broker, topic));
+      for (const topic of metadata.topics()) topics.push(describeTopic(metadata, replicas, topic));
     } else {
       for (const wanted of request.topics ?? []) {
         if (wanted.name === null) {
-          const byId = broker.metadata.image.topicById(wanted.topicId);
-          topics.push(byId ? describeTopic(broker, byId) : missingTopic(null, wanted.topicId, ErrorCode.UNKNOWN_TOPIC_ID));
+          const byId = metadata.topicById(wanted.topicId);
+          topics.push(byId ? describeTopic(metadata, replicas, byId) : missingTopic(null, wanted.topicId, ErrorCode.UNKNOWN_TOPIC_ID));
           continue;
         }
-        const existing = broker.topic(wanted.name);
+        const existing = metadata.topic(wanted.name);
         if (existing) {
-          topics.push(describeTopic(broker, existing));
+          topics.push(describeTopic(metadata, replicas, existing));
           continue;
         }
         const created = request.allowAutoTopicCreation
-          ? await broker.autoCreateTopic(wanted.name)
+          ? await metadata.autoCreateTopic(wanted.name)
           : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-        topics.push(typeof created === 'number' ? missingTopic(wanted.name, ZERO_UUID, created) : describeTopic(broker, created));
+        topics.push(typeof created === 'number' ? missingTopic(wanted.name, ZERO_UUID, created) : describeTopic(metadata, replicas, created));
       }
     }
-    const advertised = broker.advertisedAddress;
+    const advertised = metadata.advertisedAddress;
     return {
       throttleTimeMs: 0,
-      brokers: [{ nodeId: broker.nodeId, host: advertised.host, port: advertised.port, rack: null }],
-      clusterId: broker.metadata.clusterId,
-      controllerId: broker.nodeId,
+      brokers: [{ nodeId: metadata.nodeId, host: advertised.host, port: advertised.port, rack: null }],
+      clusterId: metadata.clusterId,
+      controllerId: metadata.nodeId,
       topics,
     };
   },

@@ -1,7 +1,6 @@
 // OffsetCommit: committed offsets are written to `__consumer_offsets` before the answer, after
 // the group coordinator's membership and generation checks (generation -1 commits without
 // membership, as simple consumers and admin tools do).
-import { coordinatorServices } from '../coordinator/service.js';
 import { offsetCommitApi } from '../protocol/apis/08-offset-commit.js';
 import { defineHandler } from './types.js';
 
@@ -14,8 +13,8 @@ export const offsetCommitHandler = defineHandler({
       partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })),
     })),
   }),
-  async handle(request, { broker }) {
-    const topics = await coordinatorServices(broker).groups.commitOffsets({
+  async handle(request, { services: { groups } }) {
+    const topics = await groups.coordinator().commitOffsets({
       groupId: request.groupId,
       generationId: request.generationIdOrMemberEpoch,
       memberId: request.memberId,

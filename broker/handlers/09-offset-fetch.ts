@@ -1,7 +1,6 @@
 // OffsetFetch: committed offsets of one group (v0-7; null topics = all, v2+) or of several
 // groups (v8). Partitions without a commit answer offset -1 and no error, as in Kafka. Before
 // v2 there is no top-level error field, so a group-level error is repeated on every partition.
-import { coordinatorServices } from '../coordinator/service.js';
 import type { OffsetFetchResult } from '../coordinator/group-coordinator.js';
 import { offsetFetchApi } from '../protocol/apis/09-offset-fetch.js';
 import { ErrorCode } from '../protocol/errors.js';
@@ -37,8 +36,8 @@ export const offsetFetchHandler = defineHandler({
     topics: partitionsWithError(request.topics, errorCode),
     groups: request.groups.map((g) => ({ groupId: g.groupId, topics: [], errorCode })),
   }),
-  handle(request, { broker, apiVersion }) {
-    const groups = coordinatorServices(broker).groups;
+  handle(request, { services, apiVersion }) {
+    const groups = services.groups.coordinator();
     if (apiVersion < 8) return singleGroup(request, apiVersion, groups.fetchOffsets(request.groupId, request.topics));
     return {
       throttleTimeMs: 0,

@@ -3,7 +3,7 @@
 // first request, as Kafka does). v4 answers a batch of keys.
 import { findCoordinatorApi } from '../protocol/apis/10-find-coordinator.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { coordinatorServices } from '../coordinator/service.js';
+import type { GroupService } from '../coordinator/group-service.js';
 import { defineHandler, type RequestContext, type ResponseOf } from './types.js';
 
 const KEY_TYPE_GROUP = 0;
@@ -26,27 +26,27 @@ function failure(errorCode: number, errorMessage: string | null): Answer {
 /** How long a FindCoordinator waits for the group state to load before answering anyway. */
 const LOAD_WAIT_MS = 5_000;
 
-async function locate(keyType: number, { broker }: RequestContext): Promise<Answer> {
+async function locate(keyType: number, { services: { metadata, groups } }: RequestContext): Promise<Answer> {
   if (keyType !== KEY_TYPE_GROUP && keyType !== KEY_TYPE_TRANSACTION) {
     return failure(ErrorCode.INVALID_REQUEST, `unknown coordinator key type ${keyType}`);
   }
-  if (keyType === KEY_TYPE_GROUP && !(await groupStateUsable(broker))) {
+  if (keyType === KEY_TYPE_GROUP && !(await groupStateUsable(groups))) {
     return failure(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the group coordinator could not load its state');
   }
-  const { host, port } = broker.advertisedAddress;
-  return { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: broker.nodeId, host, port };
+  const { host, port } = metadata.advertisedAddress;
+  return { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: metadata.nodeId, host, port };
 }
 
 /**
  * False when loading `__consumer_offsets` failed. A long load answers after LOAD_WAIT_MS with
  * this node all the same: group requests then get COORDINATOR_LOAD_IN_PROGRESS, as from Kafka.
  */
-async function groupStateUsable(broker: RequestContext['broker']): Promise<boolean> {
+async function groupStateUsable(groups: GroupService): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const stillLoading = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(true), LOAD_WAIT_MS);
   });
-  const loaded = coordinatorServices(broker)
+  const loaded = groups
     .ensureLoaded()
     .then(
       () => true,

@@ -1,10 +1,16 @@
 // JoinGroup: parks the request in the group coordinator until the rebalance completes (the
 // promise resolves then), like Kafka's delayed join. v4+ dynamic members first get
 // MEMBER_ID_REQUIRED with their new member id.
-import { clientHostOf, coordinatorServices } from '../coordinator/service.js';
 import type { JoinResult } from '../coordinator/group.js';
 import { joinGroupApi } from '../protocol/apis/11-join-group.js';
 import { defineHandler, type ResponseOf } from './types.js';
+
+/** Kafka's client host form: "/" and the address the member connected from. */
+function clientHostOf(remote: string): string {
+  const at = remote.lastIndexOf(':');
+  const host = at > 0 ? remote.slice(0, at) : remote;
+  return `/${host.replace(/^\[|\]$/g, '')}`;
+}
 
 function toResponse(result: JoinResult, version: number): ResponseOf<typeof joinGroupApi> {
   return {
@@ -33,8 +39,8 @@ export const joinGroupHandler = defineHandler({
     memberId: request.memberId,
     members: [],
   }),
-  async handle(request, { broker, apiVersion, clientId, connection }) {
-    const result = await coordinatorServices(broker).groups.joinGroup({
+  async handle(request, { services: { groups }, apiVersion, clientId, connection }) {
+    const result = await groups.coordinator().joinGroup({
       groupId: request.groupId,
       memberId: request.memberId,
       groupInstanceId: request.groupInstanceId,

@@ -1,14 +1,13 @@
 // Heartbeat: keeps a member's session alive; REBALANCE_IN_PROGRESS tells it to rejoin.
-import { coordinatorServices } from '../coordinator/service.js';
 import { heartbeatApi } from '../protocol/apis/12-heartbeat.js';
 import { defineHandler } from './types.js';
 
 export const heartbeatHandler = defineHandler({
   api: heartbeatApi,
   errorResponse: (_request, errorCode) => ({ throttleTimeMs: 0, errorCode }),
-  handle: (request, { broker }) => ({
+  handle: (request, { services: { groups } }) => ({
     throttleTimeMs: 0,
-    errorCode: coordinatorServices(broker).groups.heartbeat({
+    errorCode: groups.coordinator().heartbeat({
       groupId: request.groupId,
       generationId: request.generationId,
       memberId: request.memberId,

@@ -1,6 +1,5 @@
 // LeaveGroup: one member (v0-2) or a batch of members, by member id or group.instance.id (v3+).
 // Before v3 the response has only the top-level code, which then carries the member's error.
-import { coordinatorServices } from '../coordinator/service.js';
 import { leaveGroupApi } from '../protocol/apis/13-leave-group.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { defineHandler } from './types.js';
@@ -12,12 +11,12 @@ export const leaveGroupHandler = defineHandler({
     errorCode,
     members: request.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, errorCode })),
   }),
-  handle(request, { broker, apiVersion }) {
+  handle(request, { services: { groups }, apiVersion }) {
     const batched = apiVersion >= 3;
     const leaving = batched
       ? request.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId }))
       : [{ memberId: request.memberId, groupInstanceId: null }];
-    const result = coordinatorServices(broker).groups.leaveGroup(request.groupId, leaving);
+    const result = groups.coordinator().leaveGroup(request.groupId, leaving);
     const memberError = result.members.find((m) => m.errorCode !== ErrorCode.NONE)?.errorCode ?? ErrorCode.NONE;
     return {
       throttleTimeMs: 0,

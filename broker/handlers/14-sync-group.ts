@@ -1,7 +1,6 @@
 // SyncGroup: the leader hands in the assignment (stored in `__consumer_offsets` before anyone is
 // answered); followers wait for it. A malformed leader assignment gets INVALID_REQUEST and
 // nothing is stored.
-import { coordinatorServices } from '../coordinator/service.js';
 import { syncGroupApi } from '../protocol/apis/14-sync-group.js';
 import { defineHandler } from './types.js';
 
@@ -14,8 +13,8 @@ export const syncGroupHandler = defineHandler({
     protocolName: null,
     assignment: Buffer.alloc(0),
   }),
-  async handle(request, { broker }) {
-    const result = await coordinatorServices(broker).groups.syncGroup({
+  async handle(request, { services: { groups } }) {
+    const result = await groups.coordinator().syncGroup({
       groupId: request.groupId,
       generationId: request.generationId,
       memberId: request.memberId,

@@ -1,6 +1,5 @@
 // DescribeGroups: state, protocol and members of each group; an unknown group is "Dead" with no
 // error, as in Kafka. Without ACLs every group operation a describer may ask about is allowed.
-import { coordinatorServices } from '../coordinator/service.js';
 import { describeGroupsApi } from '../protocol/apis/15-describe-groups.js';
 import { defineHandler } from './types.js';
 
@@ -14,8 +13,8 @@ export const describeGroupsHandler = defineHandler({
     throttleTimeMs: 0,
     groups: request.groups.map((groupId) => ({ errorCode, groupId, groupState: '', protocolType: '', protocolData: '', members: [] })),
   }),
-  handle(request, { broker }) {
-    const coordinator = coordinatorServices(broker).groups;
+  handle(request, { services: { groups } }) {
+    const coordinator = groups.coordinator();
     const authorizedOperations = request.includeAuthorizedOperations ? GROUP_OPERATIONS : OPERATIONS_NOT_REQUESTED;
     return {
       throttleTimeMs: 0,

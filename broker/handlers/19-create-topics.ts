@@ -5,9 +5,8 @@ import { createTopicsApi } from '../protocol/apis/19-create-topics.js';
 import { ZERO_UUID } from '../protocol/codec.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { invalidTopicNameReason } from '../controller/metadata-store.js';
-import { validateTopicConfigs } from '../controller/topic-configs.js';
-import type { Broker } from '../broker.js';
-import { defineHandler, isStorageFailure, type RequestOf, type ResponseOf } from './types.js';
+import { effectiveTopicConfigs, validateTopicConfigs } from '../controller/topic-configs.js';
+import { defineHandler, isStorageFailure, type BrokerServices, type RequestOf, type ResponseOf } from './types.js';
 
 type TopicRequest = RequestOf<typeof createTopicsApi>['topics'][number];
 type TopicResponse = ResponseOf<typeof createTopicsApi>['topics'][number];
@@ -24,24 +23,24 @@ interface Plan {
   configs: Record<string, string>;
 }
 
-function plan(broker: Broker, topic: TopicRequest): Plan | TopicResponse {
+function plan({ metadata, config }: BrokerServices, topic: TopicRequest): Plan | TopicResponse {
   const nameProblem = invalidTopicNameReason(topic.name);
   if (nameProblem) return failure(topic.name, ErrorCode.INVALID_TOPIC_EXCEPTION, nameProblem);
-  if (broker.topic(topic.name)) return failure(topic.name, ErrorCode.TOPIC_ALREADY_EXISTS, `topic "${topic.name}" already exists`);
+  if (metadata.topic(topic.name)) return failure(topic.name, ErrorCode.TOPIC_ALREADY_EXISTS, `topic "${topic.name}" already exists`);
 
-  let partitions = topic.numPartitions === -1 ? broker.config.defaultPartitions : topic.numPartitions;
+  let partitions = topic.numPartitions === -1 ? config.defaultPartitions : topic.numPartitions;
   if (topic.assignments.length > 0) {
     if (topic.numPartitions !== -1 || topic.replicationFactor !== -1) {
       return failure(topic.name, ErrorCode.INVALID_REQUEST, 'give either replica assignments or numPartitions/replicationFactor, not both');
     }
     const foreign = topic.assignments.find(
-      (assignment) => assignment.brokerIds.length !== 1 || assignment.brokerIds[0] !== broker.nodeId,
+      (assignment) => assignment.brokerIds.length !== 1 || assignment.brokerIds[0] !== metadata.nodeId,
     );
     if (foreign) {
       return failure(
         topic.name,
         ErrorCode.INVALID_REPLICA_ASSIGNMENT,
-        `partition ${foreign.partitionIndex} is assigned to [${foreign.brokerIds.join(',')}]; this cluster has only node ${broker.nodeId}`,
+        `partition ${foreign.partitionIndex} is assigned to [${foreign.brokerIds.join(',')}]; this cluster has only node ${metadata.nodeId}`,
       );
     }
     partitions = topic.assignments.length;
@@ -72,7 +71,7 @@ export const createTopicsHandler = defineHandler({
     throttleTimeMs: 0,
     topics: request.topics.map((topic) => failure(topic.name, errorCode, null)),
   }),
-  async handle(request, { broker }) {
+  async handle(request, { services }) {
     const counts = new Map<string, number>();
     for (const topic of request.topics) counts.set(topic.name, (counts.get(topic.name) ?? 0) + 1);
     const topics: TopicResponse[] = [];
@@ -81,7 +80,7 @@ export const createTopicsHandler = defineHandler({
         topics.push(failure(topic.name, ErrorCode.INVALID_REQUEST, `topic "${topic.name}" appears more than once`));
         continue;
       }
-      const outcome = plan(broker, topic);
+      const outcome = plan(services, topic);
       if (!('partitions' in outcome)) {
         topics.push(outcome);
         continue;
@@ -89,15 +88,15 @@ export const createTopicsHandler = defineHandler({
       let topicId = ZERO_UUID;
       if (!request.validateOnly) {
         try {
-          topicId = (await broker.createTopic(topic.name, outcome.partitions, outcome.configs)).topicId;
+          topicId = (await services.metadata.createTopic(topic.name, outcome.partitions, outcome.configs)).topicId;
         } catch (error) {
           if (!isStorageFailure(error)) throw error;
-          broker.logger.error('creating a topic failed', { topic: topic.name, reason: error.message });
+          services.logger.error('creating a topic failed', { topic: topic.name, reason: error.message });
           topics.push(failure(topic.name, ErrorCode.KAFKA_STORAGE_ERROR, error.message));
           continue;
         }
       }
-      const effective = broker.effectiveTopicConfigs(outcome.configs);
+      const effective = effectiveTopicConfigs(services.config, outcome.configs);
       topics.push({
         name: topic.name,
         topicId,

@@ -7,7 +7,6 @@
 // leaves this to ACLs and its kafka-topics tool; without ACLs here the broker refuses, with the
 // code Kafka gives for the internal-topic operations it prohibits outright.)
 import { isInternalTopic } from '../controller/metadata-store.js';
-import { forgetCommittedOffsets } from '../coordinator/service.js';
 import { deleteTopicsApi } from '../protocol/apis/20-delete-topics.js';
 import { ZERO_UUID } from '../protocol/codec.js';
 import { ErrorCode } from '../protocol/errors.js';
@@ -25,14 +24,14 @@ export const deleteTopicsHandler = defineHandler({
       ...request.topics.map((topic) => ({ name: topic.name, topicId: topic.topicId, errorCode })),
     ],
   }),
-  async handle(request, { broker, apiVersion }) {
+  async handle(request, { services: { metadata, groups, logger }, apiVersion }) {
     const wanted =
       apiVersion >= 6
         ? request.topics.map((topic) => ({ name: topic.name, topicId: topic.topicId }))
         : request.topicNames.map((name) => ({ name, topicId: ZERO_UUID }));
     const responses: TopicResponse[] = [];
     for (const { name, topicId } of wanted) {
-      const topic = name !== null ? broker.topic(name) : broker.metadata.image.topicById(topicId);
+      const topic = name !== null ? metadata.topic(name) : metadata.topicById(topicId);
       if (!topic) {
         const errorCode = name !== null ? ErrorCode.UNKNOWN_TOPIC_OR_PARTITION : ErrorCode.UNKNOWN_TOPIC_ID;
         responses.push({ name, topicId, errorCode, errorMessage: null });
@@ -48,18 +47,18 @@ export const deleteTopicsHandler = defineHandler({
         continue;
       }
       try {
-        await broker.deleteTopic(topic);
+        await metadata.deleteTopic(topic);
       } catch (error) {
         if (!isStorageFailure(error)) throw error;
-        broker.logger.error('deleting a topic failed', { topic: topic.name, reason: error.message });
+        logger.error('deleting a topic failed', { topic: topic.name, reason: error.message });
         responses.push({ name: topic.name, topicId: topic.topicId, errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: error.message });
         continue;
       }
       try {
-        await forgetCommittedOffsets(broker, topic.name);
+        await groups.forgetCommittedOffsets(topic.name);
       } catch (error) {
         // The topic is gone either way; what is left are offsets a recreated topic would inherit.
-        broker.logger.error('committed offsets of a deleted topic remain', {
+        logger.error('committed offsets of a deleted topic remain', {
           topic: topic.name,
           reason: describeError(error),
         });

@@ -19,14 +19,14 @@ export const deleteRecordsHandler = defineHandler({
       partitions: topic.partitions.map((partition) => ({ partitionIndex: partition.partitionIndex, lowWatermark: -1n, errorCode })),
     })),
   }),
-  async handle(request, { broker }) {
+  async handle(request, { services: { replicas } }) {
     const topics = await Promise.all(
       request.topics.map(async (topic) => ({
         name: topic.name,
         partitions: await Promise.all(
           topic.partitions.map(async ({ partitionIndex, offset }): Promise<PartitionResponse> => {
             if (isInternalTopic(topic.name)) return { partitionIndex, lowWatermark: -1n, errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION };
-            const log = broker.partitionLog(topic.name, partitionIndex);
+            const log = replicas.partitionLog(topic.name, partitionIndex);
             if (!log) return { partitionIndex, lowWatermark: -1n, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
             const target = offset === -1n ? log.highWatermark : Number(offset);
             if (target < 0 || target > log.highWatermark) {
@@ -37,7 +37,7 @@ export const deleteRecordsHandler = defineHandler({
               return { partitionIndex, lowWatermark: BigInt(lowWatermark), errorCode: ErrorCode.NONE };
             } catch (error) {
               if (!(error instanceof StorageError)) throw error;
-              broker.reportStorageError('delete records', error);
+              replicas.reportStorageError('delete records', error);
               return { partitionIndex, lowWatermark: -1n, errorCode: error.kafkaErrorCode };
             }
           }),

@@ -2,7 +2,6 @@
 // null), whatever id/epoch a v3+ request carries — Kafka answers idempotent producers the same
 // way (they bump epochs locally). Transactions are not implemented: a transactional id is
 // refused with INVALID_REQUEST rather than given an id whose fencing would be a lie.
-import { producerIdManager } from '../coordinator/service.js';
 import { initProducerIdApi } from '../protocol/apis/22-init-producer-id.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { defineHandler } from './types.js';
@@ -11,19 +10,19 @@ import { describeError } from '../log.js';
 export const initProducerIdHandler = defineHandler({
   api: initProducerIdApi,
   errorResponse: (_request, errorCode) => ({ throttleTimeMs: 0, errorCode, producerId: -1n, producerEpoch: -1 }),
-  async handle(request, { broker }) {
+  async handle(request, { services: { producerIds, logger } }) {
     const refuse = (errorCode: number) => ({ throttleTimeMs: 0, errorCode, producerId: -1n, producerEpoch: -1 });
     if (request.transactionalId !== null) {
-      broker.logger.warn('refusing InitProducerId for a transactional id: transactions are not supported', {
+      logger.warn('refusing InitProducerId for a transactional id: transactions are not supported', {
         transactionalId: request.transactionalId,
       });
       return refuse(ErrorCode.INVALID_REQUEST);
     }
     let producerId: number;
     try {
-      producerId = await (await producerIdManager(broker)).allocate();
+      producerId = await producerIds.allocate();
     } catch (error) {
-      broker.logger.error('cannot allocate a producer id', { reason: describeError(error) });
+      logger.error('cannot allocate a producer id', { reason: describeError(error) });
       // Retriable for clients: the next attempt may find the disk writable again.
       return refuse(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     }

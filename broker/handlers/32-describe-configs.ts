@@ -3,9 +3,9 @@
 // broker's own settings as it runs with them (read-only: they come from flags).
 import { describeConfigsApi } from '../protocol/apis/32-describe-configs.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { topicConfigSpecByName } from '../controller/topic-configs.js';
-import type { Broker } from '../broker.js';
-import { defineHandler, type RequestOf, type ResponseOf } from './types.js';
+import { formatHostPort } from '../config.js';
+import { brokerTopicConfigDefaults, effectiveTopicConfigs, topicConfigSpecByName } from '../controller/topic-configs.js';
+import { defineHandler, type BrokerServices, type RequestOf, type ResponseOf } from './types.js';
 
 type ResourceRequest = RequestOf<typeof describeConfigsApi>['resources'][number];
 type ResourceResult = ResponseOf<typeof describeConfigsApi>['results'][number];
@@ -25,11 +25,10 @@ function selected(resource: ResourceRequest, name: string): boolean {
   return resource.configurationKeys === null || resource.configurationKeys.includes(name);
 }
 
-function describeTopic(broker: Broker, resource: ResourceRequest, includeSynonyms: boolean): ResourceResult {
-  const topic = broker.topic(resource.resourceName);
+function describeTopic({ metadata, config }: BrokerServices, resource: ResourceRequest, includeSynonyms: boolean): ResourceResult {
+  const topic = metadata.topic(resource.resourceName);
   if (!topic) return failure(resource, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${resource.resourceName}" does not exist`);
-  const configs: ConfigEntry[] = broker
-    .effectiveTopicConfigs(topic.configs)
+  const configs: ConfigEntry[] = effectiveTopicConfigs(config, topic.configs)
     .filter((entry) => selected(resource, entry.name))
     .map((entry) => {
       const brokerName = topicConfigSpecByName.get(entry.name)?.brokerName ?? entry.name;
@@ -51,11 +50,30 @@ function describeTopic(broker: Broker, resource: ResourceRequest, includeSynonym
   return { errorCode: ErrorCode.NONE, errorMessage: null, resourceType: resourceTopic, resourceName: topic.name, configs };
 }
 
-function describeBroker(broker: Broker, resource: ResourceRequest, includeSynonyms: boolean): ResourceResult {
-  if (resource.resourceName !== '' && resource.resourceName !== String(broker.nodeId)) {
-    return failure(resource, ErrorCode.INVALID_REQUEST, `this is node ${broker.nodeId}, not "${resource.resourceName}"`);
+/** The broker's settings under Kafka's names, as it runs with them. */
+function brokerConfigs({ config, metadata }: BrokerServices): Record<string, string> {
+  return {
+    'node.id': String(config.nodeId),
+    'broker.id': String(config.nodeId),
+    listeners: `PLAINTEXT://${formatHostPort(config.listen)}`,
+    'advertised.listeners': `PLAINTEXT://${formatHostPort(metadata.advertisedAddress)}`,
+    'log.dirs': config.dataDir,
+    ...brokerTopicConfigDefaults(config),
+    'log.flush.interval.ms': config.fsync === 'always' ? '0' : String(config.fsyncIntervalMs),
+    'log.flush.interval.messages': config.fsync === 'always' ? '1' : String(2n ** 63n - 1n),
+    'auto.create.topics.enable': String(config.autoCreateTopics),
+    'num.partitions': String(config.defaultPartitions),
+    'default.replication.factor': '1',
+    'socket.request.max.bytes': String(config.maxFrameBytes),
+  };
+}
+
+function describeBroker(services: BrokerServices, resource: ResourceRequest, includeSynonyms: boolean): ResourceResult {
+  const nodeId = services.metadata.nodeId;
+  if (resource.resourceName !== '' && resource.resourceName !== String(nodeId)) {
+    return failure(resource, ErrorCode.INVALID_REQUEST, `this is node ${nodeId}, not "${resource.resourceName}"`);
   }
-  const configs: ConfigEntry[] = Object.entries(broker.brokerConfigs())
+  const configs: ConfigEntry[] = Object.entries(brokerConfigs(services))
     .filter(([name]) => selected(resource, name))
     .map(([name, value]) => ({
       name,
@@ -76,10 +94,10 @@ export const describeConfigsHandler = defineHandler({
     throttleTimeMs: 0,
     results: request.resources.map((resource) => failure(resource, errorCode, null)),
   }),
-  handle(request, { broker }) {
+  handle(request, { services }) {
     const results = request.resources.map((resource) => {
-      if (resource.resourceType === resourceTopic) return describeTopic(broker, resource, request.includeSynonyms);
-      if (resource.resourceType === resourceBroker) return describeBroker(broker, resource, request.includeSynonyms);
+      if (resource.resourceType === resourceTopic) return describeTopic(services, resource, request.includeSynonyms);
+      if (resource.resourceType === resourceBroker) return describeBroker(services, resource, request.includeSynonyms);
       return failure(resource, ErrorCode.INVALID_REQUEST, `resource type ${resource.resourceType} is not supported`);
     });
     return { throttleTimeMs: 0, results };

@@ -16,10 +16,10 @@ export const createPartitionsHandler = defineHandler({
     throttleTimeMs: 0,
     results: request.topics.map((topic) => ({ name: topic.name, errorCode, errorMessage: null })),
   }),
-  async handle(request, { broker }) {
+  async handle(request, { services: { metadata, logger } }) {
     const results: Result[] = [];
     for (const wanted of request.topics) {
-      const topic = broker.topic(wanted.name);
+      const topic = metadata.topic(wanted.name);
       const fail = (errorCode: number, errorMessage: string) => results.push({ name: wanted.name, errorCode, errorMessage });
       if (!topic) {
         fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${wanted.name}" does not exist`);
@@ -38,16 +38,16 @@ export const createPartitionsHandler = defineHandler({
         fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `${assignments.length} assignments given for ${wanted.count - topic.partitions} new partitions`);
         continue;
       }
-      if (assignments.some((assignment) => assignment.brokerIds.length !== 1 || assignment.brokerIds[0] !== broker.nodeId)) {
-        fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `this cluster has only node ${broker.nodeId}`);
+      if (assignments.some((assignment) => assignment.brokerIds.length !== 1 || assignment.brokerIds[0] !== metadata.nodeId)) {
+        fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `this cluster has only node ${metadata.nodeId}`);
         continue;
       }
       if (!request.validateOnly) {
         try {
-          await broker.addPartitions(topic, wanted.count);
+          await metadata.addPartitions(topic, wanted.count);
         } catch (error) {
           if (!isStorageFailure(error)) throw error;
-          broker.logger.error('adding partitions failed', { topic: wanted.name, reason: error.message });
+          logger.error('adding partitions failed', { topic: wanted.name, reason: error.message });
           fail(ErrorCode.KAFKA_STORAGE_ERROR, error.message);
           continue;
         }

@@ -1,6 +1,5 @@
 // DeleteGroups: removes empty groups and their committed offsets (tombstones in
 // `__consumer_offsets`); a group with members answers NON_EMPTY_GROUP.
-import { coordinatorServices } from '../coordinator/service.js';
 import { deleteGroupsApi } from '../protocol/apis/42-delete-groups.js';
 import { defineHandler } from './types.js';
 
@@ -10,8 +9,8 @@ export const deleteGroupsHandler = defineHandler({
     throttleTimeMs: 0,
     results: request.groupsNames.map((groupId) => ({ groupId, errorCode })),
   }),
-  async handle(request, { broker }) {
-    const results = await coordinatorServices(broker).groups.deleteGroups(request.groupsNames);
+  async handle(request, { services: { groups } }) {
+    const results = await groups.coordinator().deleteGroups(request.groupsNames);
     return { throttleTimeMs: 0, results };
   },
 });

@@ -1,5 +1,4 @@
-// Which handler answers which API key. Group, offset and producer-id APIs are added here by
-// the coordinator (one line each).
+// Which handler answers which API key (one line each), and so which APIs ApiVersions lists.
 import { produceHandler } from './00-produce.js';
 import { fetchHandler } from './01-fetch.js';
 import { listOffsetsHandler } from './02-list-offsets.js';
@@ -15,15 +14,17 @@ import { describeGroupsHandler } from './15-describe-groups.js';
 import { listGroupsHandler } from './16-list-groups.js';
 import { initProducerIdHandler } from './22-init-producer-id.js';
 import { deleteGroupsHandler } from './42-delete-groups.js';
-import { apiVersionsHandler } from './18-api-versions.js';
+import { apiVersionsHandlerFor } from './18-api-versions.js';
 import { createTopicsHandler } from './19-create-topics.js';
 import { deleteTopicsHandler } from './20-delete-topics.js';
 import { deleteRecordsHandler } from './21-delete-records.js';
 import { describeConfigsHandler } from './32-describe-configs.js';
 import { createPartitionsHandler } from './37-create-partitions.js';
+import { apiVersionsApi } from '../protocol/apis/18-api-versions.js';
+import type { ApiDefinition } from '../protocol/schema.js';
 import type { AnyApiHandler } from './types.js';
 
-const handlerList: readonly AnyApiHandler[] = [
+const handlersBesidesApiVersions: readonly AnyApiHandler[] = [
   produceHandler,
   fetchHandler,
   listOffsetsHandler,
@@ -39,12 +40,18 @@ const handlerList: readonly AnyApiHandler[] = [
   listGroupsHandler,
   initProducerIdHandler,
   deleteGroupsHandler,
-  apiVersionsHandler,
   createTopicsHandler,
   deleteTopicsHandler,
   deleteRecordsHandler,
   describeConfigsHandler,
   createPartitionsHandler,
 ];
+
+/** Every API this broker answers, sorted by key, as ApiVersions lists them. */
+export const handledApis: readonly ApiDefinition[] = [...handlersBesidesApiVersions.map((handler) => handler.api), apiVersionsApi].sort(
+  (a, b) => a.key - b.key,
+);
+
+const handlerList: readonly AnyApiHandler[] = [...handlersBesidesApiVersions, apiVersionsHandlerFor(handledApis)];
 
 export const handlersByKey: ReadonlyMap<number, AnyApiHandler> = new Map(handlerList.map((handler) => [handler.api.key, handler]));

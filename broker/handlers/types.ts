@@ -1,14 +1,39 @@
 // What a request handler is: the API it serves, the function that answers a decoded request,
 // and how to answer every part of a request with one error code (an unsupported version, or
-// a failure the handler did not expect). Handlers are typed by the protocol's inferred types.
-import type { Broker } from '../broker.js';
-import type { ConnectionInfo } from '../net/connection.js';
+// a failure the handler did not expect). Handlers are typed by the protocol's inferred types,
+// and given the services they work through, never the whole broker.
+import type { BrokerConfig } from '../config.js';
+import type { MetadataService } from '../controller/metadata-service.js';
+import type { GroupService } from '../coordinator/group-service.js';
+import type { ProducerIdService } from '../coordinator/producer-ids.js';
+import type { Logger } from '../log.js';
+import type { ReplicaManager } from '../replication/replica-manager.js';
 import type { ApiDefinition, MessageInput, MessageValue } from '../protocol/schema.js';
 import { MetadataLogError } from '../controller/metadata-log.js';
 import { StorageError } from '../storage/errors.js';
 
+/** Everything a handler may work through; each piece of state has one owner among them. */
+export interface BrokerServices {
+  readonly config: BrokerConfig;
+  /** Topics, cluster id and this node's identity; the one place topics are created and deleted. */
+  readonly metadata: MetadataService;
+  /** Partition logs, appends, fetch long polls, leader epochs. */
+  readonly replicas: ReplicaManager;
+  /** Consumer groups and committed offsets. */
+  readonly groups: GroupService;
+  /** Producer ids for idempotent producers. */
+  readonly producerIds: ProducerIdService;
+  readonly logger: Logger;
+}
+
+/** The client connection a request came in on. */
+export interface ConnectionInfo {
+  /** host:port of the client, for logs. */
+  readonly remote: string;
+}
+
 export interface RequestContext {
-  readonly broker: Broker;
+  readonly services: BrokerServices;
   readonly apiVersion: number;
   readonly correlationId: number;
   readonly clientId: string | null;

@@ -5,23 +5,8 @@
 // not read enough of its responses, so neither a fast writer nor a slow reader can make the
 // broker buffer without bound.
 import type { Socket } from 'node:net';
-
-/** The chunks of one whole response frame, size prefix included; `null` means send nothing (acks=0). */
-export type ResponseFrame = readonly Buffer[] | null;
-
-export interface ConnectionInfo {
-  /** host:port of the client, for logs. */
-  readonly remote: string;
-}
-
-export interface FrameHandler {
-  /**
-   * Called once per complete frame, in arrival order, synchronously (so handlers can fix the
-   * order of effects such as appends before their first await). A thrown error or rejected
-   * promise closes this connection with the error's message as the logged reason.
-   */
-  handleFrame(frame: Buffer, connection: ConnectionInfo): ResponseFrame | Promise<ResponseFrame>;
-}
+import type { FrameHandler, ResponseFrame } from '../dispatch/dispatcher.js';
+import type { ConnectionInfo } from '../handlers/types.js';
 
 export interface ConnectionLimits {
   maxFrameBytes: number;

@@ -6,7 +6,8 @@ import type { HostPort } from '../config.js';
 import { formatHostPort } from '../config.js';
 import type { Logger } from '../log.js';
 import type { BrokerMetrics } from '../metrics/broker-metrics.js';
-import { Connection, type ConnectionLimits, type FrameHandler } from './connection.js';
+import type { FrameHandler } from '../dispatch/dispatcher.js';
+import { Connection, type ConnectionLimits } from './connection.js';
 
 export interface KafkaServer {
   /** The bound address (the real port when listen asked for port 0). */
