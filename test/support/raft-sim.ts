@@ -96,7 +96,7 @@ export class RaftSim {
   duplicationRate: number;
   maxDelay: number;
   /** Messages dropped, delivered and duplicated so far, to show that faults really happened. */
-  readonly counts = { sent: 0, lost: 0, duplicated: 0, delivered: 0, cut: 0, crashes: 0, partitions: 0 };
+  readonly counts = { sent: 0, lost: 0, duplicated: 0, delivered: 0, cut: 0, crashes: 0, crashesMidPersist: 0, partitions: 0 };
   /** Delivered messages by kind. */
   readonly deliveredKinds = new Map<RaftMessage['kind'], number>();
 
@@ -104,6 +104,7 @@ export class RaftSim {
     snapshotEvery: number | null;
   };
   private inFlight: InFlight[] = [];
+  private readonly crashingMidPersist = new Set<NodeId>();
   /** Group of each voter; voters in different groups cannot reach each other. */
   private readonly group = new Map<NodeId, number>();
 
@@ -176,6 +177,11 @@ export class RaftSim {
     if (!core) return;
     while (core.hasReady()) {
       const ready = core.ready();
+      if (this.crashingMidPersist.delete(voter.id)) {
+        this.persistPartlyAndCrash(voter, ready);
+        this.checkRoles();
+        return;
+      }
       voter.storage.persist(ready);
       if (ready.log) for (const entry of ready.log.entries) this.invariants.observeStored(voter.id, entry, core.termAt(entry.index - 1) ?? -1);
       for (const message of ready.messages) this.send(message);
@@ -261,7 +267,42 @@ export class RaftSim {
   crash(id: NodeId): void {
     const voter = this.voterOf(id);
     voter.core = null;
+    this.crashingMidPersist.delete(id);
     this.counts.crashes++;
+  }
+
+  /**
+   * The voter crashes while persisting its next Ready: only a prefix of the writes reaches the
+   * disk (in the order a driver writes them: quorum state, snapshot, then log entries one by
+   * one, as a torn tail leaves them), and nothing of it is sent or applied.
+   */
+  crashDuringNextPersist(id: NodeId): void {
+    this.crashingMidPersist.add(id);
+  }
+
+  /** Voters due to crash in their next persist. */
+  get crashesPending(): number {
+    return this.crashingMidPersist.size;
+  }
+
+  cancelPendingCrashes(): void {
+    this.crashingMidPersist.clear();
+  }
+
+  private persistPartlyAndCrash(voter: SimVoter, ready: Ready): void {
+    const writes: Ready[] = [];
+    const nothing: Ready = { quorum: null, snapshot: null, log: null, messages: [], restore: null, committed: [] };
+    if (ready.quorum) writes.push({ ...nothing, quorum: ready.quorum });
+    if (ready.snapshot) writes.push({ ...nothing, snapshot: ready.snapshot });
+    if (ready.log) {
+      const { from, entries } = ready.log;
+      writes.push({ ...nothing, log: { from, entries: [] } });
+      entries.forEach((_, i) => writes.push({ ...nothing, log: { from, entries: entries.slice(0, i + 1) } }));
+    }
+    const done = Math.floor(this.random() * (writes.length + 1));
+    for (const write of writes.slice(0, done)) voter.storage.persist(write);
+    this.counts.crashesMidPersist++;
+    this.crash(voter.id);
   }
 
   /** The voter starts again from its persisted state; its applier from its stored snapshot. */

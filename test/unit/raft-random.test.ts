@@ -11,6 +11,7 @@ interface RunSummary {
   proposed: number;
   applied: number;
   crashes: number;
+  crashesMidPersist: number;
   partitions: number;
   lost: number;
   snapshots: number;
@@ -45,8 +46,10 @@ function randomRun(seed: number, ticks: number): RunSummary {
             if (!(error instanceof NotLeaderError)) throw error;
           }
         }
-      } else if (roll < 0.33 && down.length < minority) {
-        sim.crash(sim.pick(ids.filter((id) => sim.voterOf(id).core)));
+      } else if (roll < 0.33 && down.length + sim.crashesPending < minority) {
+        const victim = sim.pick(ids.filter((id) => sim.voterOf(id).core));
+        if (sim.random() < 0.5) sim.crash(victim);
+        else sim.crashDuringNextPersist(victim);
       } else if (roll < 0.37 && down.length > 0) {
         sim.restart(sim.pick(down));
       } else if (roll < 0.39) {
@@ -62,6 +65,7 @@ function randomRun(seed: number, ticks: number): RunSummary {
 
     // Then calm: everyone up, network whole and lossless. The cluster must elect a leader
     // and every voter must apply the same records.
+    sim.cancelPendingCrashes();
     for (const id of ids) if (!sim.voterOf(id).core) sim.restart(id);
     sim.heal();
     sim.lossRate = 0;
@@ -92,6 +96,7 @@ function randomRun(seed: number, ticks: number): RunSummary {
       proposed: proposed.length,
       applied: applied.length,
       crashes: sim.counts.crashes,
+      crashesMidPersist: sim.counts.crashesMidPersist,
       partitions: sim.counts.partitions,
       lost: sim.counts.lost,
       snapshots: sim.deliveredKinds.get('snapshot') ?? 0,
@@ -121,13 +126,14 @@ for (let i = 0; i < seeds.length; i += 12) groups.push(seeds.slice(i, i + 12));
 describe('raft randomized runs', () => {
   for (const group of groups) {
     it(`seeds ${group[0]}..${group.at(-1)}: loss, reordering, duplication, partitions and crashes keep every invariant`, () => {
-      const totals = { proposed: 0, applied: 0, crashes: 0, partitions: 0, lost: 0, snapshots: 0 };
+      const totals = { proposed: 0, applied: 0, crashes: 0, crashesMidPersist: 0, partitions: 0, lost: 0, snapshots: 0 };
       for (const seed of group) {
         const summary = randomRun(seed, 500);
         for (const key of Object.keys(totals) as (keyof RunSummary)[]) totals[key] += summary[key];
       }
       // The runs did exercise the faults they claim to.
       expect(totals.crashes).toBeGreaterThan(group.length);
+      expect(totals.crashesMidPersist).toBeGreaterThan(0);
       expect(totals.partitions).toBeGreaterThan(group.length);
       expect(totals.applied).toBeGreaterThan(group.length * 20);
       if (group.length > 1) {
