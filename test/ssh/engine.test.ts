@@ -12,6 +12,7 @@ import { RunContext } from '../../src/stages/context.js';
 import { TemplateStore, aptScriptTemplate } from '../../src/stages/digest.js';
 import { templatesDir } from '../../src/stages/paths.js';
 import { StageEngine, StageFailedError } from '../../src/stages/engine.js';
+import type { AfterStage } from '../../src/stages/engine.js';
 import type { EngineEvent, TaskOutcome } from '../../src/stages/events.js';
 import { readMarkers } from '../../src/stages/markers.js';
 import { stageStatus } from '../../src/stages/planner.js';
@@ -65,7 +66,7 @@ function playbook(name: string, body: string): Stage {
   return parsePlaybook(path.join(work, `${name}.yaml`), `name: ${name.slice(3)}\ndescription: test stage ${name}\n${body}`);
 }
 
-function engine(options: { dryRun?: boolean; force?: boolean; afterStage?: (stage: Stage, hosts: readonly string[]) => Promise<void> } = {}) {
+function engine(options: { dryRun?: boolean; force?: boolean; afterStage?: (stage: Stage, hosts: readonly string[], how: AfterStage) => Promise<void> } = {}) {
   const events: EngineEvent[] = [];
   const instance = new StageEngine({
     context,
@@ -270,6 +271,17 @@ describe('stage engine over real sshd hosts', () => {
     const newDigests = await run.instance.digests(edited, ['node1']);
     expect(stageStatus(edited, true, found.get('node1'), newDigests.get('node1'))).toBe('outdated');
   });
+
+  it('calls afterStage after a stage that ran and after one skipped as done, saying whether a later stage is done', async () => {
+    const body = `tasks:\n  - name: Nothing much\n    command: { run: "true", unless: "true" }\n`;
+    const [first, second] = [playbook('05-first', body), playbook('06-second', body)];
+    const calls: string[] = [];
+    const record = async (stage: Stage, _hosts: readonly string[], how: AfterStage) => void calls.push(`${stage.id} ${how.ran ? 'ran' : `skipped, later done: ${how.laterStageDone}`}`);
+    await engine({ afterStage: record }).instance.run([first]);
+    await engine({ afterStage: record }).instance.run([first, second]);
+    await engine({ afterStage: record }).instance.run([first]);
+    expect(calls).toEqual(['05-first ran', '05-first skipped, later done: false', '06-second ran', '05-first skipped, later done: true']);
+  }, 180_000);
 
   it('never lets a secret template or a secret capture reach the command log', async () => {
     await writeFile(path.join(templates, 't', 'key'), '{{{klab.privateKey}}}');
