@@ -108,7 +108,8 @@ export type RaftMessageKind = RaftMessage['kind'];
  * What the core produced since the last drain, in the order the driver must handle it:
  * persist `quorum`, then `snapshot`, then `log` (all durably), only then send `messages`,
  * restore the applier from `restore` and apply `committed`. A vote or an acknowledgement
- * sent before its state is on disk could be forgotten by a crash and given twice.
+ * sent before its state is on disk could be forgotten by a crash and given twice. Readies are
+ * handled one at a time, in the order drained; the core may be stepped meanwhile.
  */
 export interface Ready {
   /** The quorum state, when it changed. */
