@@ -131,7 +131,8 @@ export async function parseInventory(text: string, file: string): Promise<Invent
   return parsed.data;
 }
 
-async function checkKeyFile(path: string): Promise<string | undefined> {
+/** What is wrong with the private key file at `path`, phrased "expected …; PATH …"; undefined when klab can use it. */
+export async function checkKeyFile(path: string): Promise<string | undefined> {
   try {
     await readPrivateKeyFile(path);
     return undefined;

@@ -1,6 +1,6 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import ssh2 from 'ssh2';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -110,9 +110,30 @@ describe('klab init never hangs without a terminal', () => {
     expect(error).toBeInstanceOf(KlabError);
     expect((error as KlabError).exitCode).toBe(exitCodes.usage);
     const message = (error as KlabError).message;
-    for (const flag of ['--master-internal', '--node1', '--node1-internal', '--node2', '--node2-internal', '--key-file or --password']) {
+    for (const flag of ['--master-internal', '--node1', '--node1-internal', '--node2', '--node2-internal']) {
       expect(message).toContain(flag);
     }
+    await expect(stat(file)).rejects.toThrow(/ENOENT/);
+  });
+
+  test('without --key-file or --password the inventory names no login: klab logs in as ssh does', async () => {
+    const file = freshFile();
+    await klab(file, 'init', '--yes', '--master', '10.0.0.10', '--node1', '10.0.0.11', '--node2', '10.0.0.12');
+    const { inventory } = await loadInventory(file);
+    expect(inventory.hosts.map((h) => [h.keyFile, h.password])).toEqual([[undefined, undefined], [undefined, undefined], [undefined, undefined]]);
+  });
+
+  test('a bad key file, address or port given as a flag is an error naming the flag, and nothing is written', async () => {
+    const file = freshFile();
+    await writeFile(join(dir, 'public.pub'), ssh2.utils.generateKeyPairSync('ed25519').public);
+    const error = await klab(file, 'init', '--yes', '--master', '10.0.0.10', '--node1', '10.0.0.10', '--node2', '10.0.0.12:70000', '--key-file', 'public.pub').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(KlabError);
+    const message = (error as KlabError).message;
+    expect(message).toContain('invalid --node1 "10.0.0.10": expected an address and port no other host uses; master has 10.0.0.10');
+    expect(message).toContain('invalid --node2 "10.0.0.12:70000": expected a port from 1 to 65535 after the colon');
+    expect(message).toContain(`invalid --key-file "public.pub": expected a private key file; ${join(dir, 'public.pub')} holds a public key`);
+    const missing = await klab(freshFile(), 'init', '--yes', ...standardFlags.slice(0, -1), 'no_such_key').catch((e: unknown) => e);
+    expect((missing as KlabError).message).toContain(`invalid --key-file "no_such_key": expected a readable private key file; ${join(dir, 'no_such_key')} does not exist`);
     await expect(stat(file)).rejects.toThrow(/ENOENT/);
   });
 
@@ -126,9 +147,9 @@ describe('klab init never hangs without a terminal', () => {
 
   test('a combination the schema rejects is reported against the file it would have written', async () => {
     const file = freshFile();
-    const error = await klab(file, 'init', '--yes', '--master', '10.0.0.10', '--node1', '10.0.0.10', '--node2', '10.0.0.12', '--key-file', 'id_ed25519').catch((e: unknown) => e);
+    const error = await klab(file, 'init', '--yes', '--host', 'name=cp,address=10.1.0.5', '--host', 'name=cp,address=10.1.0.6').catch((e: unknown) => e);
     expect((error as KlabError).message).toContain('these answers make an invalid inventory');
-    expect((error as KlabError).message).toContain('hosts[1].address: expected a unique address and port');
+    expect((error as KlabError).message).toContain('hosts[1].name: expected a unique host name');
     await expect(stat(file)).rejects.toThrow(/ENOENT/);
   });
 });
@@ -195,7 +216,7 @@ describe('klab init with prompts', () => {
     const prompter: Prompter = {
       text: async ({ message, default: fallback, validate }) => {
         const value = answer(message, fallback);
-        expect(validate(value)).toBe(true);
+        expect(await validate(value)).toBe(true);
         return value;
       },
       secret: async ({ message }) => answer(message),
@@ -217,5 +238,127 @@ describe('klab init with prompts', () => {
     // The newest supported minor is offered first and taken by default.
     expect(inventory.cluster.kubernetesVersion).toBe('1.37');
     expect(inventory.hosts.map((h) => h.keyFile)).toEqual(['id_ed25519', 'id_ed25519', 'id_ed25519']);
+  });
+});
+
+/**
+ * Stands in for the terminal the way @inquirer/prompts behaves: each answer goes through the
+ * prompt's validate, and a refused answer is shown its message and asked again (the next
+ * scripted answer). `refused` records every message the user would have seen.
+ */
+function retryingPrompter(script: Record<string, string[]>): { prompter: Prompter; refused: string[]; asked: string[] } {
+  const refused: string[] = [];
+  const asked: string[] = [];
+  const next = (message: string): string[] => {
+    asked.push(message);
+    const key = Object.keys(script).find((k) => message.startsWith(k));
+    return key === undefined ? [] : (script[key] ?? []);
+  };
+  const ask = async (message: string, validate: (value: string) => string | true | Promise<string | true>, fallback?: string): Promise<string> => {
+    const answers = next(message);
+    const tries = answers.length > 0 ? answers.splice(0) : fallback === undefined ? [] : [fallback];
+    for (const value of tries) {
+      const verdict = await validate(value);
+      if (verdict === true) return value;
+      refused.push(`${message}: ${verdict}`);
+    }
+    throw new Error(`no acceptable answer scripted for: ${message}`);
+  };
+  return {
+    refused,
+    asked,
+    prompter: {
+      text: ({ message, default: fallback, validate }) => ask(message, validate, fallback),
+      secret: ({ message, validate }) => ask(message, validate),
+      choice: ({ message, choices, default: fallback }) => ask(message, (v) => choices.includes(v) || `not a choice: ${v}`, fallback),
+    },
+  };
+}
+
+describe('klab init checks each answer when it is given', () => {
+  test('a refused answer is asked again, and the answers before it are kept', async () => {
+    const vmx = join(dir, 'Virtual Machines', 'master', 'master.vmx');
+    await mkdir(dirname(vmx), { recursive: true });
+    await writeFile(vmx, '.encoding = "UTF-8"\n');
+    await writeFile(join(dir, 'id_ed25519.pub'), ssh2.utils.generateKeyPairSync('ed25519').public);
+    const { prompter, refused } = retryingPrompter({
+      'Address klab uses to reach master': ['10.0.0.10'],
+      'Address klab uses to reach node1': ['10.0.0.10', 'node1 lab', '10.0.0.11'],
+      'Address klab uses to reach node2': ['10.0.0.12:70000', '10.0.0.12'],
+      'Address of node2': ['10.0.0.11', '10.244.1.5', '10.0.0.12'],
+      'How does klab log in?': ['key file'],
+      'Private key file': ['no_such_key', 'id_ed25519.pub', 'id_ed25519'],
+      'Pod network CIDR': ['10.0.0.0/16', '192.168.0.0/16'],
+      'Hypervisor the VMs run in': ['vmware'],
+      "Path of master's .vmx": [join(dir, 'nope', 'master.vmx'), `"${vmx}"`],
+      "Path of node2's .vmx": [join(dir, 'notes.txt'), ''],
+    });
+    const file = freshFile();
+    await initInventory(file, {}, prompter);
+    expect(refused).toEqual([
+      'Address klab uses to reach node1 over SSH (host or host:port): expected an address and port no other host uses; master has 10.0.0.10',
+      'Address klab uses to reach node1 over SSH (host or host:port): expected an IP address or a DNS name',
+      'Address klab uses to reach node2 over SSH (host or host:port): expected a port from 1 to 65535 after the colon',
+      'Address of node2 on the network the hosts share: expected an address no other host uses; node1 has 10.0.0.11',
+      'Address of node2 on the network the hosts share: expected an address outside the pod network 10.244.0.0/16 (choose another --pod-cidr or --service-cidr if the hosts really live there)',
+      `Private key file (~/… is your home folder): expected a readable private key file; ${join(dir, 'no_such_key')} does not exist`,
+      `Private key file (~/… is your home folder): expected a private key file; ${join(dir, 'id_ed25519.pub')} holds a public key; keyFile must be the private key`,
+      "Pod network CIDR: expected a network that holds none of the hosts' addresses; master's 10.0.0.10 lies inside it",
+      `Path of master's .vmx file (empty: no snapshots of master): expected an existing .vmx file on this machine; ${join(dir, 'nope', 'master.vmx')} does not exist`,
+      "Path of node2's .vmx file (empty: no snapshots of node2): expected the path of a .vmx file (the VM's configuration file, in its folder)",
+    ]);
+    const { inventory } = await loadInventory(file);
+    expect(inventory.hosts.map((h) => [h.address, h.internalAddress, h.keyFile])).toEqual([
+      ['10.0.0.10', '10.0.0.10', 'id_ed25519'],
+      ['10.0.0.11', '10.0.0.11', 'id_ed25519'],
+      ['10.0.0.12', '10.0.0.12', 'id_ed25519'],
+    ]);
+    expect(inventory.cluster.podCidr).toBe('192.168.0.0/16');
+    // The quotes of Explorer's "Copy as path" are dropped; a VM left empty gets no snapshots.
+    expect(inventory.hypervisor).toEqual({ kind: 'vmware', vms: { master: vmx } });
+  });
+
+  test('the first login choice writes no key: klab logs in as ssh does', async () => {
+    const { prompter, asked } = retryingPrompter({
+      'Address klab uses to reach master': ['10.0.0.10'],
+      'Address klab uses to reach node1': ['10.0.0.11'],
+      'Address klab uses to reach node2': ['10.0.0.12'],
+    });
+    const file = freshFile();
+    await initInventory(file, {}, prompter);
+    expect(asked.some((m) => m.startsWith('Private key file'))).toBe(false);
+    const { inventory } = await loadInventory(file);
+    expect(inventory.hosts.every((h) => h.keyFile === undefined && h.password === undefined)).toBe(true);
+    expect(inventory.hypervisor).toBeUndefined();
+  });
+});
+
+describe('klab init --hypervisor', () => {
+  test('--vmx for each VM writes the vmware hypervisor block (--hypervisor vmware implied)', async () => {
+    const vmx = (name: string): string => join(dir, 'vms', `${name}.vmx`);
+    await mkdir(join(dir, 'vms'), { recursive: true });
+    for (const name of ['master', 'node1', 'node2']) await writeFile(vmx(name), '');
+    const file = freshFile();
+    await klab(file, 'init', '--yes', ...standardFlags, '--vmx', `master=${vmx('master')}`, '--vmx', `node1=${vmx('node1')}`, '--vmx', `node2=${vmx('node2')}`);
+    expect((await loadInventory(file)).inventory.hypervisor).toEqual({ kind: 'vmware', vms: { master: vmx('master'), node1: vmx('node1'), node2: vmx('node2') } });
+  });
+
+  test('--hypervisor libvirt names each domain after its host unless --domain says otherwise', async () => {
+    const file = freshFile();
+    await klab(file, 'init', '--yes', ...standardFlags, '--hypervisor', 'libvirt', '--domain', 'master=k8s-master');
+    expect((await loadInventory(file)).inventory.hypervisor).toEqual({ kind: 'libvirt', uri: 'qemu:///system', domains: { master: 'k8s-master', node1: 'node1', node2: 'node2' } });
+  });
+
+  test('bad hypervisor flags name the flag and what was expected', async () => {
+    const error = await klab(
+      freshFile(), 'init', '--yes', ...standardFlags,
+      '--hypervisor', 'vmware', '--vmx', 'mastr=/vms/master.vmx', '--vmx', `node1=${join(dir, 'missing.vmx')}`, '--domain', 'node2=x',
+    ).catch((e: unknown) => e);
+    const message = (error as KlabError).message;
+    expect(message).toContain('invalid --vmx "mastr=/vms/master.vmx": expected HOST=VALUE with HOST one of master, node1, node2');
+    expect(message).toContain(`invalid --vmx "node1=${join(dir, 'missing.vmx')}": expected an existing .vmx file on this machine; ${join(dir, 'missing.vmx')} does not exist`);
+    expect(message).toContain('--domain "node2=x": does not go with --hypervisor vmware');
+    const kind = await klab(freshFile(), 'init', '--yes', ...standardFlags, '--hypervisor', 'hyperv').catch((e: unknown) => e);
+    expect((kind as KlabError).message).toContain('--hypervisor "hyperv": expected one of none, vmware, libvirt');
   });
 });
