@@ -33,10 +33,13 @@ interface KeyPair {
 }
 
 function keyPair(type: 'ed25519' | 'ecdsa' | 'rsa', passphrase?: string): KeyPair {
-  const options = type === 'ed25519' ? {} : { bits: type === 'rsa' ? 2048 : 256 };
-  const pair = passphrase
-    ? ssh2.utils.generateKeyPairSync(type as 'ed25519', { ...options, passphrase, cipher: 'aes256-ctr', rounds: 2 })
-    : ssh2.utils.generateKeyPairSync(type as 'ed25519', options);
+  const encryption: { passphrase: string; cipher: string; rounds: number } | { comment?: string } = passphrase ? { passphrase, cipher: 'aes256-ctr', rounds: 2 } : {};
+  const pair =
+    type === 'ed25519'
+      ? ssh2.utils.generateKeyPairSync('ed25519', encryption)
+      : type === 'ecdsa'
+        ? ssh2.utils.generateKeyPairSync('ecdsa', { bits: 256, ...encryption })
+        : ssh2.utils.generateKeyPairSync('rsa', { bits: 2048, ...encryption });
   const blob = Buffer.from(pair.public.trim().split(/\s+/)[1] ?? '', 'base64');
   return { private: pair.private, public: pair.public.trim(), fingerprint: `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}` };
 }
