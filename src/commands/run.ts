@@ -84,7 +84,8 @@ async function up(global: GlobalOptions, flags: RunFlags, command: string, plan:
   // Stage names are checked before any host is contacted.
   const stages = pick(await loadPlaybooks(playbooksDir()));
   await withSession({ inventoryFile: global.inventory, command, createKeys: !plan }, async (session) => {
-    for (const warning of inventoryWarnings(session.loaded.inventory)) process.stderr.write(`warning: ${warning}\n`);
+    // Said once, before the stages, in plain output only: JSON lines stay events.
+    if (flags.json !== true) for (const warning of inventoryWarnings(session.loaded.inventory)) out(`warning: ${warning}`);
     let summaries: StageSummary[];
     try {
       summaries = await runStages(session, stages, flags, plan);

@@ -79,7 +79,6 @@ function sampleContext(inventory: Inventory = baseInventory): RunContext {
       kubeadmVersion: `v${inventory.cluster.kubernetesPatch ?? `${inventory.cluster.kubernetesVersion}.2`}`,
       ignorePreflightErrors: 'NumCPU',
       workstationKubeconfig: 'apiVersion: v1\nclusters:\n- cluster:\n    server: https://golden:6443\n',
-      joinCommand: 'kubeadm join 192.168.56.10:6443 --token golden.secrettoken0000 --discovery-token-ca-cert-hash sha256:golden',
     };
     for (const [name, value] of Object.entries(facts)) context.setVar(host.name, name, value, false);
   }
