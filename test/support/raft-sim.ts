@@ -96,7 +96,7 @@ export class RaftSim {
   duplicationRate: number;
   maxDelay: number;
   /** Messages dropped, delivered and duplicated so far, to show that faults really happened. */
-  readonly counts = { sent: 0, lost: 0, duplicated: 0, delivered: 0, cut: 0, crashes: 0, crashesMidPersist: 0, partitions: 0 };
+  readonly counts = { sent: 0, lost: 0, duplicated: 0, delivered: 0, cut: 0, crashes: 0, crashesMidPersist: 0, partitions: 0, resignations: 0 };
   /** Delivered messages by kind. */
   readonly deliveredKinds = new Map<RaftMessage['kind'], number>();
 
@@ -368,6 +368,16 @@ export class RaftSim {
 
   leaders(): NodeId[] {
     return this.voters.filter((voter) => voter.core?.status().role === 'leader').map((voter) => voter.id);
+  }
+
+  /** Voter `id` (which must lead) resigns; returns the follower it asked to campaign. */
+  resign(id: NodeId): NodeId | null {
+    const voter = this.voterOf(id);
+    if (!voter.core) throw new Error(`voter ${id} is down`);
+    const target = voter.core.resign();
+    this.counts.resignations++;
+    this.afterStep(voter);
+    return target;
   }
 
   /** Proposes `record` on voter `id` (which must lead) and processes the result. */

@@ -81,6 +81,24 @@ describe('raft elections', () => {
     expect(sim.leaders()).toEqual([second]);
   });
 
+  it('a resigning leader hands over to a caught-up follower, elected within three message trips', () => {
+    const sim = new RaftSim({ seed: 9 });
+    const first = electLeader(sim);
+    proposeAll(sim, first, ['a', 'b']);
+    waitApplied(sim, [0, 1, 2], ['a', 'b']);
+    const term = termOf(sim, first);
+    const target = sim.voterOf(first).core!.resign();
+    expect(target).not.toBeNull();
+    expect(sim.voterOf(first).core!.status()).toMatchObject({ role: 'follower', leader: null });
+    const ticks = sim.runUntil(() => sim.leader() === target, electionTicks, 'the chosen follower leads');
+    // Three trips of at most 2 ticks (timeout-now, vote request, answer); an election after a
+    // crash waits at least electionTicks first.
+    expect(ticks).toBeLessThanOrEqual(6);
+    expect(termOf(sim, target!)).toBe(term + 1);
+    proposeAll(sim, target!, ['c']);
+    waitApplied(sim, [0, 1, 2], ['a', 'b', 'c']);
+  });
+
   it('with pre-vote, an isolated follower catches up after healing without deposing the healthy leader', () => {
     const sim = new RaftSim({ seed: 4, voters: 3 });
     const leader = electLeader(sim);

@@ -53,19 +53,19 @@ describe('raft core rules', () => {
     const storage = new MemoryRaftStorage();
     storage.persist({ quorum: { term: 5, votedFor: null }, snapshot: null, log: null, messages: [], restore: null, committed: [] });
     const node = new RaftNode({ ...config, id: 2 }, storage.load());
-    node.step({ kind: 'vote', from: 0, to: 2, term: 5, lastIndex: 0, lastTerm: 0 });
+    node.step({ kind: 'vote', from: 0, to: 2, term: 5, lastIndex: 0, lastTerm: 0, transfer: false });
     const ready = node.ready();
     expect(ready.quorum).toEqual({ term: 5, votedFor: 0 });
     expect(ready.messages).toEqual([{ kind: 'vote-response', from: 2, to: 0, term: 5, granted: true }]);
     storage.persist(ready);
 
-    node.step({ kind: 'vote', from: 1, to: 2, term: 5, lastIndex: 0, lastTerm: 0 });
+    node.step({ kind: 'vote', from: 1, to: 2, term: 5, lastIndex: 0, lastTerm: 0, transfer: false });
     expect(node.ready().messages).toEqual([{ kind: 'vote-response', from: 2, to: 1, term: 5, granted: false }]);
 
     const restarted = new RaftNode({ ...config, id: 2 }, storage.load());
-    restarted.step({ kind: 'vote', from: 1, to: 2, term: 5, lastIndex: 0, lastTerm: 0 });
+    restarted.step({ kind: 'vote', from: 1, to: 2, term: 5, lastIndex: 0, lastTerm: 0, transfer: false });
     expect(restarted.ready().messages).toEqual([{ kind: 'vote-response', from: 2, to: 1, term: 5, granted: false }]);
-    restarted.step({ kind: 'vote', from: 0, to: 2, term: 5, lastIndex: 0, lastTerm: 0 });
+    restarted.step({ kind: 'vote', from: 0, to: 2, term: 5, lastIndex: 0, lastTerm: 0, transfer: false });
     expect(restarted.ready().messages).toEqual([{ kind: 'vote-response', from: 2, to: 0, term: 5, granted: true }]);
   });
 
@@ -79,7 +79,7 @@ describe('raft core rules', () => {
     ];
     for (const c of cases) {
       const node = voter();
-      node.step({ kind: 'vote', from: 0, to: 2, term: 4, lastIndex: c.lastIndex, lastTerm: c.lastTerm });
+      node.step({ kind: 'vote', from: 0, to: 2, term: 4, lastIndex: c.lastIndex, lastTerm: c.lastTerm, transfer: false });
       const answer = node.ready().messages[0] as VoteResponse;
       expect({ ...c, answer: answer.granted }).toEqual({ ...c, answer: c.granted });
       expect(node.status().term).toBe(4);
@@ -91,23 +91,33 @@ describe('raft core rules', () => {
     const node = new RaftNode({ ...config, id: 2, preVote: true, random: () => 0.99 }, fresh({ term: 3, votedFor: null }));
     node.step({ kind: 'heartbeat', from: 0, to: 2, term: 3, commit: 0 });
     node.ready();
-    node.step({ kind: 'pre-vote', from: 1, to: 2, term: 4, lastIndex: 0, lastTerm: 0 });
-    node.step({ kind: 'vote', from: 1, to: 2, term: 4, lastIndex: 0, lastTerm: 0 });
+    node.step({ kind: 'pre-vote', from: 1, to: 2, term: 4, lastIndex: 0, lastTerm: 0, transfer: false });
+    node.step({ kind: 'vote', from: 1, to: 2, term: 4, lastIndex: 0, lastTerm: 0, transfer: false });
     expect(node.ready().messages).toEqual([]);
     expect(node.status()).toMatchObject({ term: 3, leader: 0 });
 
     // Three ticks of silence: still inside the election timeout of 4, still loyal.
     for (let i = 0; i < 3; i++) node.tick();
-    node.step({ kind: 'pre-vote', from: 1, to: 2, term: 4, lastIndex: 0, lastTerm: 0 });
+    node.step({ kind: 'pre-vote', from: 1, to: 2, term: 4, lastIndex: 0, lastTerm: 0, transfer: false });
     expect(node.ready().messages).toEqual([]);
     node.tick();
     expect(node.status()).toMatchObject({ role: 'follower', leader: 0 });
-    node.step({ kind: 'pre-vote', from: 1, to: 2, term: 4, lastIndex: 0, lastTerm: 0 });
+    node.step({ kind: 'pre-vote', from: 1, to: 2, term: 4, lastIndex: 0, lastTerm: 0, transfer: false });
     const ready = node.ready();
     expect(ready.messages).toEqual([{ kind: 'pre-vote-response', from: 2, to: 1, term: 4, granted: true }]);
     // A pre-vote changes neither the term nor the vote.
     expect(ready.quorum).toBeNull();
     expect(node.status()).toMatchObject({ term: 3, votedFor: null });
+  });
+
+  it('a campaign asked for by a resigning leader is answered despite the lease', () => {
+    const node = new RaftNode({ ...config, id: 2, preVote: true }, fresh({ term: 3, votedFor: null }));
+    node.step({ kind: 'heartbeat', from: 0, to: 2, term: 3, commit: 0 });
+    node.ready();
+    node.step({ kind: 'vote', from: 1, to: 2, term: 4, lastIndex: 0, lastTerm: 0, transfer: true });
+    const ready = node.ready();
+    expect(ready.quorum).toEqual({ term: 4, votedFor: 1 });
+    expect(ready.messages).toEqual([{ kind: 'vote-response', from: 2, to: 1, term: 4, granted: true }]);
   });
 
   it('a leader that sees a higher term steps down and forgets its vote', () => {

@@ -1,6 +1,6 @@
 // Randomized runs of the Raft core on the simulated network: many seeds, each hundreds of
-// ticks of random proposals, message loss, duplication, reordering, partitions, crashes and
-// restarts, with the invariant checkers after every event. A failing run names its seed;
+// ticks of random proposals, message loss, duplication, reordering, partitions, crashes,
+// restarts and leader resignations, with the invariant checkers after every event. A failing run names its seed;
 // replay one with RAFT_SEED=<seed> npx vitest run --project unit test/unit/raft-random.test.ts
 import { describe, expect, it } from 'vitest';
 import { NotLeaderError } from '../../broker/controller/raft/errors.js';
@@ -12,6 +12,7 @@ interface RunSummary {
   applied: number;
   crashes: number;
   crashesMidPersist: number;
+  resignations: number;
   partitions: number;
   lost: number;
   snapshots: number;
@@ -58,6 +59,9 @@ function randomRun(seed: number, ticks: number): RunSummary {
         sim.partition(shuffled.slice(0, cut), shuffled.slice(cut));
       } else if (roll < 0.42) {
         sim.heal();
+      } else if (roll < 0.43) {
+        const leaders = ids.filter((id) => sim.voterOf(id).core?.status().role === 'leader');
+        if (leaders.length > 0) sim.resign(sim.pick(leaders));
       }
       sim.tick();
       if (t % 25 === 0) sim.checkAllLogs();
@@ -97,6 +101,7 @@ function randomRun(seed: number, ticks: number): RunSummary {
       applied: applied.length,
       crashes: sim.counts.crashes,
       crashesMidPersist: sim.counts.crashesMidPersist,
+      resignations: sim.counts.resignations,
       partitions: sim.counts.partitions,
       lost: sim.counts.lost,
       snapshots: sim.deliveredKinds.get('snapshot') ?? 0,
@@ -125,8 +130,8 @@ for (let i = 0; i < seeds.length; i += 12) groups.push(seeds.slice(i, i + 12));
 
 describe('raft randomized runs', () => {
   for (const group of groups) {
-    it(`seeds ${group[0]}..${group.at(-1)}: loss, reordering, duplication, partitions and crashes keep every invariant`, () => {
-      const totals = { proposed: 0, applied: 0, crashes: 0, crashesMidPersist: 0, partitions: 0, lost: 0, snapshots: 0 };
+    it(`seeds ${group[0]}..${group.at(-1)}: loss, reordering, duplication, partitions, crashes and resignations keep every invariant`, () => {
+      const totals = { proposed: 0, applied: 0, crashes: 0, crashesMidPersist: 0, resignations: 0, partitions: 0, lost: 0, snapshots: 0 };
       for (const seed of group) {
         const summary = randomRun(seed, 500);
         for (const key of Object.keys(totals) as (keyof RunSummary)[]) totals[key] += summary[key];
@@ -134,6 +139,7 @@ describe('raft randomized runs', () => {
       // The runs did exercise the faults they claim to.
       expect(totals.crashes).toBeGreaterThan(group.length);
       expect(totals.crashesMidPersist).toBeGreaterThan(0);
+      expect(totals.resignations).toBeGreaterThan(0);
       expect(totals.partitions).toBeGreaterThan(group.length);
       expect(totals.applied).toBeGreaterThan(group.length * 20);
       if (group.length > 1) {

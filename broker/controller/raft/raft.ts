@@ -29,6 +29,7 @@ import type {
   RaftStatus,
   Ready,
   SnapshotRequest,
+  TimeoutNow,
   VoteRequest,
   VoteResponse,
 } from './types.js';
@@ -160,7 +161,7 @@ export class RaftNode {
       const isVoteRequest = message.kind === 'vote' || message.kind === 'pre-vote';
       // A voter that hears from a leader ignores candidates: a healthy leader is not deposed
       // by a voter that merely lost touch with it.
-      if (isVoteRequest && this.inLease()) return;
+      if (isVoteRequest && !message.transfer && this.inLease()) return;
       const keepsTerm = message.kind === 'pre-vote' || (message.kind === 'pre-vote-response' && message.granted);
       if (!keepsTerm) {
         const fromLeader = message.kind === 'append' || message.kind === 'heartbeat' || message.kind === 'snapshot';
@@ -204,6 +205,9 @@ export class RaftNode {
       case 'heartbeat-response':
         this.handleHeartbeatResponse(message.from);
         return;
+      case 'timeout-now':
+        if (this.role === 'follower') this.becomeCandidate(true);
+        return;
     }
   }
 
@@ -215,6 +219,19 @@ export class RaftNode {
     for (const peer of this.peers) this.sendAppend(peer, false);
     this.advanceCommit();
     return { index: entry.index, term: entry.term };
+  }
+
+  /**
+   * Hands leadership to the follower that holds the whole log (for a controlled shutdown), so
+   * the quorum elects it at once instead of waiting out an election timeout. This voter steps
+   * down either way; returns the follower asked to campaign, or null when none is caught up.
+   */
+  resign(): NodeId | null {
+    if (this.role !== 'leader') throw new NotLeaderError(this.id, this.leader, this.term);
+    const target = this.peers.find((peer) => this.progressOf(peer).match === this.log.lastIndex) ?? null;
+    if (target !== null) this.send<TimeoutNow>({ kind: 'timeout-now', to: target });
+    this.becomeFollower(this.term, null);
+    return target;
   }
 
   /**
@@ -306,7 +323,7 @@ export class RaftNode {
 
   private startElection(): void {
     if (this.preVote) this.becomePreCandidate();
-    else this.becomeCandidate();
+    else this.becomeCandidate(false);
   }
 
   private becomePreCandidate(): void {
@@ -316,13 +333,13 @@ export class RaftNode {
     this.votes.clear();
     this.votes.set(this.id, true);
     if (this.hasQuorumOf(true)) {
-      this.becomeCandidate();
+      this.becomeCandidate(false);
       return;
     }
-    for (const peer of this.peers) this.requestVote(peer, 'pre-vote', this.term + 1);
+    for (const peer of this.peers) this.requestVote(peer, 'pre-vote', this.term + 1, false);
   }
 
-  private becomeCandidate(): void {
+  private becomeCandidate(transfer: boolean): void {
     this.term++;
     this.votedFor = this.id;
     this.quorumChanged = true;
@@ -335,11 +352,11 @@ export class RaftNode {
       this.becomeLeader();
       return;
     }
-    for (const peer of this.peers) this.requestVote(peer, 'vote', this.term);
+    for (const peer of this.peers) this.requestVote(peer, 'vote', this.term, transfer);
   }
 
-  private requestVote(peer: NodeId, kind: 'vote' | 'pre-vote', term: number): void {
-    this.outbox.push({ kind, from: this.id, to: peer, term, lastIndex: this.log.lastIndex, lastTerm: this.log.lastTerm });
+  private requestVote(peer: NodeId, kind: 'vote' | 'pre-vote', term: number, transfer: boolean): void {
+    this.outbox.push({ kind, from: this.id, to: peer, term, lastIndex: this.log.lastIndex, lastTerm: this.log.lastTerm, transfer });
   }
 
   private handleVoteRequest(request: VoteRequest): void {
@@ -370,7 +387,7 @@ export class RaftNode {
     if (response.granted && response.term !== roundTerm) return;
     this.votes.set(response.from, response.granted);
     if (this.hasQuorumOf(true)) {
-      if (this.role === 'pre-candidate') this.becomeCandidate();
+      if (this.role === 'pre-candidate') this.becomeCandidate(false);
       else this.becomeLeader();
     } else if (this.hasQuorumOf(false)) {
       this.becomeFollower(this.term, null);

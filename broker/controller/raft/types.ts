@@ -47,6 +47,8 @@ export interface VoteRequest extends Envelope {
   readonly kind: 'vote' | 'pre-vote';
   readonly lastIndex: number;
   readonly lastTerm: number;
+  /** The campaign was asked for by a resigning leader, so voters answer despite its recent heartbeats. */
+  readonly transfer: boolean;
 }
 
 /** A vote answer; a granted answer carries the request's term, a refusal the voter's own. */
@@ -93,6 +95,11 @@ export interface SnapshotRequest extends Envelope {
   readonly snapshot: RaftSnapshot;
 }
 
+/** A resigning leader asks its most caught-up follower to campaign now (KIP-595's EndQuorumEpoch, aimed). */
+export interface TimeoutNow extends Envelope {
+  readonly kind: 'timeout-now';
+}
+
 export type RaftMessage =
   | VoteRequest
   | VoteResponse
@@ -100,7 +107,8 @@ export type RaftMessage =
   | AppendResponse
   | Heartbeat
   | HeartbeatResponse
-  | SnapshotRequest;
+  | SnapshotRequest
+  | TimeoutNow;
 
 export type RaftMessageKind = RaftMessage['kind'];
 
