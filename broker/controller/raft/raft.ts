@@ -10,10 +10,11 @@
 // parked long-poll requests and the driver only moves messages; a heartbeat doubles as KIP-595's
 // BeginQuorumEpoch (it tells every voter the new leader at once). KIP-595's other safety ideas
 // are here: pre-vote (KIP-996) so a voter returning from a partition cannot depose a healthy
-// leader, a leader that resigns when it stops hearing from a majority (check quorum), and
-// voters that ignore vote requests while they hear from a leader (its lease). "Term" is Raft's
-// word for KRaft's leader epoch. The voter set is fixed at start; membership changes are not
-// supported.
+// leader, a leader that steps down when it stops hearing from a majority (check quorum),
+// voters that ignore vote requests while they hear from a leader (its lease), and resign() for
+// a controlled shutdown, which like EndQuorumEpoch spares the quorum an election timeout.
+// "Term" is Raft's word for KRaft's leader epoch. The voter set is fixed at start; membership
+// changes are not supported. A snapshot travels in one message (metadata snapshots are small).
 import { NotLeaderError, RaftUsageError } from './errors.js';
 import { RaftLog } from './raft-log.js';
 import type {
