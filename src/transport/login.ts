@@ -54,16 +54,19 @@ const defaultAgentTimeoutMs = 3_000;
 export async function findOpenSshLogin(options: LookupOptions = {}): Promise<OpenSshLogin> {
   const passedOver: string[] = [];
   const agents: AgentSource[] = [];
+  // A key an agent offers is not offered again from a file: every refused key counts against
+  // sshd's MaxAuthTries.
+  const offered = new Set<string>();
   for (const candidate of agentCandidates(options.env ?? process.env, options.platform ?? process.platform)) {
     const answer = await listKeys(candidate.agent, options.agentTimeoutMs ?? defaultAgentTimeoutMs);
     if (answer instanceof Error) passedOver.push(`${candidate.label}: no answer (${answer.message})`);
     else if (answer.length === 0) passedOver.push(`${candidate.label}: holds no keys`);
-    else agents.push({ label: candidate.label, agent: new ListedAgent(candidate.agent, answer), keyCount: answer.length });
+    else {
+      agents.push({ label: candidate.label, agent: new ListedAgent(candidate.agent, answer), keyCount: answer.length });
+      for (const key of answer) offered.add(publicBlob(key));
+    }
   }
 
-  // A key the agent already offered is not offered again: every refused key counts against
-  // sshd's MaxAuthTries.
-  const offered = new Set((await Promise.all(agents.map((a) => listKeys(a.agent, 0)))).flatMap((keys) => (keys instanceof Error ? [] : keys.map(publicBlob))));
   const keyFiles: KeyFileSource[] = [];
   const sshDir = join(options.home ?? homedir(), '.ssh');
   for (const name of defaultKeyNames) {
@@ -100,7 +103,7 @@ function agentCandidates(env: NodeJS.ProcessEnv, platform: NodeJS.Platform): { l
 
 function listKeys(agent: BaseAgent, timeoutMs: number): Promise<ParsedKey[] | Error> {
   return new Promise((resolve) => {
-    const timer = timeoutMs > 0 ? setTimeout(() => resolve(new Error(`did not answer within ${timeoutMs} ms`)), timeoutMs) : undefined;
+    const timer = setTimeout(() => resolve(new Error(`did not answer within ${timeoutMs} ms`)), timeoutMs);
     agent.getIdentities((error, keys) => {
       clearTimeout(timer);
       if (error) resolve(error);
