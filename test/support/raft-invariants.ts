@@ -158,13 +158,6 @@ export class RaftInvariants {
     return this.committed.get(index)?.term;
   }
 
-  /** Highest index anyone applied. */
-  get highestCommitted(): number {
-    let highest = 0;
-    for (const index of this.committed.keys()) highest = Math.max(highest, index);
-    return highest;
-  }
-
   private checkHolds(leader: LogView, term: number, index: number, entry: CommittedEntry): void {
     if (term <= entry.committedInTerm || index <= leader.snapshotIndex) return;
     const held = leader.entryAt(index);

@@ -79,7 +79,7 @@ interface InFlight {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-export function encodeSnapshotState(records: readonly string[]): Uint8Array {
+function encodeSnapshotState(records: readonly string[]): Uint8Array {
   return encoder.encode(JSON.stringify(records));
 }
 
@@ -350,7 +350,7 @@ export class RaftSim {
     for (const voter of this.voters) this.group.set(voter.id, 0);
   }
 
-  canReach(from: NodeId, to: NodeId): boolean {
+  private canReach(from: NodeId, to: NodeId): boolean {
     return this.group.get(from) === this.group.get(to);
   }
 

@@ -28,10 +28,6 @@ export class RaftLog {
     return this.baseIndex;
   }
 
-  get snapshotTerm(): number {
-    return this.baseTerm;
-  }
-
   get lastIndex(): number {
     return this.baseIndex + this.entries.length;
   }

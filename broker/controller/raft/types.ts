@@ -110,8 +110,6 @@ export type RaftMessage =
   | SnapshotRequest
   | TimeoutNow;
 
-export type RaftMessageKind = RaftMessage['kind'];
-
 /**
  * What the core produced since the last drain, in the order the driver must handle it:
  * persist `quorum`, then `snapshot`, then `log` (all durably), only then send `messages`,
