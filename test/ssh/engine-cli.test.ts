@@ -73,7 +73,9 @@ describe('klab run commands against real sshd hosts', () => {
     expect(result.stdout).toMatch(
       /plan 05-containerd: .*\n(.*\n)*\s+master\s+(changed\s+Install containerd: would run apt-get install containerd|ok\s+Install containerd: installed: containerd)/,
     );
-    expect(result.stdout).toMatch(/plan: planned 00-preflight, 01-hosts, 02-ssh, 03-kernel, 04-ipvs, 05-containerd\. Log: /);
+    expect(result.stdout).toMatch(/plan: planned 00-preflight, 01-hosts, 02-ssh, 03-kernel, 04-ipvs, 05-containerd, 06-kube-packages, 07-control-plane, 08-network, 09-workers, 10-storage\. Log: /);
+    // The default inventory (Kubernetes 1.37, kube-proxy in IPVS mode) is told once that IPVS is deprecated.
+    expect(result.stdout.match(/^warning: cluster\.proxyMode is ipvs: kube-proxy's IPVS mode is deprecated since Kubernetes 1\.35/gm)).toHaveLength(1);
     // A plan makes no cluster key and writes no marker.
     const state = await readdir(path.join(path.dirname(file), '.klab'));
     expect(state).not.toContain('id_ed25519');
@@ -98,9 +100,16 @@ describe('klab run commands against real sshd hosts', () => {
     expect(result.code).toBe(exitCodes.ok);
     const report = JSON.parse(result.stdout) as { hosts: string[]; stages: { stage: string; hosts: Record<string, { status: string }> }[] };
     expect(report.hosts).toEqual(['master', 'node1']);
-    expect(report.stages.map((s) => s.stage)).toEqual(['00-preflight', '01-hosts', '02-ssh', '03-kernel', '04-ipvs', '05-containerd']);
+    expect(report.stages.map((s) => s.stage)).toEqual([
+      '00-preflight', '01-hosts', '02-ssh', '03-kernel', '04-ipvs', '05-containerd',
+      '06-kube-packages', '07-control-plane', '08-network', '09-workers', '10-storage',
+    ]);
     // No stage ever ran on this machine (tests only plan here), so there are no markers.
-    for (const stage of report.stages) for (const host of report.hosts) expect(stage.hosts[host]?.status).toBe('missing');
+    // Stages 07, 08 and 10 work on the control plane only: the worker has nothing to finish there.
+    const controlPlaneOnly = new Set(['07-control-plane', '08-network', '10-storage']);
+    for (const stage of report.stages) {
+      for (const host of report.hosts) expect(stage.hosts[host]?.status).toBe(host === 'node1' && controlPlaneOnly.has(stage.stage) ? 'n/a' : 'missing');
+    }
   });
 
   it('status on a screen: stages by hosts and a legend, every line within 80 columns', async () => {
