@@ -1,6 +1,8 @@
 // Broker configuration: every setting is a command-line flag and an environment variable
 // (KLAB_BROKER_<FLAG>, so a StatefulSet can set them), validated by one zod schema so a bad
 // value stops the broker with a message naming the flag, the variable and what was expected.
+// Flags that only make sense together (listeners and their advertised addresses, the
+// controller address and the voters) are checked against each other once all are parsed.
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 
@@ -16,11 +18,30 @@ export interface HostPort {
   port: number;
 }
 
+/** One named listener: where it binds, and what clients connected to it are told to use. */
+export interface ListenerConfig {
+  name: string;
+  listen: HostPort;
+  /** Null: the bound address (the host name for a wildcard bind), following the bound port when listen's port is 0. */
+  advertise: HostPort | null;
+}
+
+/** A member of the metadata quorum: its node id and its controller address. */
+export interface Voter {
+  nodeId: number;
+  address: HostPort;
+}
+
 export interface BrokerConfig {
   nodeId: number;
-  listen: HostPort;
-  /** What clients are told to connect to; follows the bound port when listen's port is 0. */
-  advertise: HostPort | null;
+  /** Every listener the broker serves, in the order given; `--listen` alone is one named PLAINTEXT. */
+  listeners: readonly ListenerConfig[];
+  /** The listener other brokers reach this one on. */
+  interBrokerListener: string;
+  /** Where this node's controller listens for the quorum; null when it runs alone (no --voters). */
+  controllerListen: HostPort | null;
+  /** The metadata quorum, the same list on every node; null when the broker runs alone. */
+  voters: readonly Voter[] | null;
   dataDir: string;
   metrics: HostPort | null;
   logRetentionMs: number;
@@ -33,24 +54,96 @@ export interface BrokerConfig {
   maxFrameBytes: number;
 }
 
+/** Every flag's parsed value, before the flags that belong together are checked together. */
+interface FlagValues extends Omit<BrokerConfig, 'listeners' | 'interBrokerListener' | 'controllerListen' | 'voters'> {
+  listen: HostPort | null;
+  advertise: HostPort | null;
+  listeners: NamedAddress[] | null;
+  advertisedListeners: NamedAddress[] | null;
+  interBrokerListener: string | null;
+  controllerListen: HostPort | null;
+  voters: Voter[] | null;
+}
+
+interface NamedAddress {
+  name: string;
+  address: HostPort;
+}
+
 interface FlagSpec {
   flag: string;
-  key: keyof BrokerConfig;
+  key: keyof FlagValues;
   schema: z.ZodType;
   expected: string;
   defaultValue?: string;
+  /** Its schema names the faulty part of a value (a list entry), so the message says which. */
+  namesProblem?: boolean;
+}
+
+function parseHostPort(text: string, allowZero: boolean): HostPort | null {
+  const match = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(text);
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port > 65535 || (!allowZero && port === 0)) return null;
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
 const hostPort = (allowZero: boolean) =>
   z.string().transform((text, ctx): HostPort => {
-    const match = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(text);
-    const port = match ? Number(match[2]) : NaN;
-    if (!match || port > 65535 || (!allowZero && port === 0)) {
+    const parsed = parseHostPort(text, allowZero);
+    if (!parsed) {
       ctx.addIssue({ code: 'custom', message: 'not a host:port' });
       return z.NEVER;
     }
-    return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+    return parsed;
   });
+
+const defaultListen = '127.0.0.1:9092';
+/** The listener's name when the one-listener form (--listen, --advertise) is used, as in Kafka. */
+const defaultListenerName = 'PLAINTEXT';
+
+const listenerNamePattern = /^[A-Za-z][A-Za-z0-9_]*$/;
+
+/**
+ * A comma-separated list of KEY<separator>host:port entries. Each entry is checked on its
+ * own, so an error names the entry; keys are parsed by `key` (null when not valid).
+ */
+const addressList = <K>(separator: string, what: string, key: (text: string) => K | null, keyExpected: string, allowZero: boolean) =>
+  z.string().transform((text, ctx): Array<{ key: K; address: HostPort }> => {
+    const entries: Array<{ key: K; address: HostPort }> = [];
+    for (const entry of text.split(',')) {
+      const at = entry.indexOf(separator);
+      const parsedKey = at > 0 ? key(entry.slice(0, at).trim()) : null;
+      const address = at > 0 ? parseHostPort(entry.slice(at + separator.length).trim(), allowZero) : null;
+      if (parsedKey === null || address === null) {
+        const problem =
+          at <= 0
+            ? `is not ${what}`
+            : parsedKey === null
+              ? `does not start with ${keyExpected}`
+              : `does not end in a host:port${allowZero ? '' : ' with a port 1–65535'}`;
+        ctx.addIssue({ code: 'custom', message: `entry ${JSON.stringify(entry)} ${problem}` });
+        return z.NEVER;
+      }
+      entries.push({ key: parsedKey, address });
+    }
+    return entries;
+  });
+
+// Listener names are case-insensitive in Kafka, which upper-cases them; so does this broker.
+const listenerName = (text: string): string | null => (listenerNamePattern.test(text) ? text.toUpperCase() : null);
+
+const namedAddresses = (allowZero: boolean) =>
+  addressList('=', 'NAME=host:port', listenerName, 'a listener name (a letter, then letters, digits or _)', allowZero).transform(
+    (entries): NamedAddress[] => entries.map(({ key, address }) => ({ name: key, address })),
+  );
+
+const voterList = addressList(
+  '@',
+  'ID@host:port',
+  (text) => (/^\d{1,10}$/.test(text) && Number(text) <= 2 ** 31 - 1 ? Number(text) : null),
+  'a node id (an integer ≥ 0)',
+  false,
+).transform((entries): Voter[] => entries.map(({ key, address }) => ({ nodeId: key, address })));
 
 const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
@@ -75,10 +168,43 @@ const flagSpecs: readonly FlagSpec[] = [
     flag: 'listen',
     key: 'listen',
     schema: hostPort(true),
-    expected: 'host:port (port 0 picks a free port)',
-    defaultValue: '127.0.0.1:9092',
+    // No defaultValue here: whether --listen was given decides between the two listener forms.
+    expected: `host:port (port 0 picks a free port) for one listener named PLAINTEXT [default ${defaultListen}]`,
   },
   { flag: 'advertise', key: 'advertise', schema: hostPort(false), expected: 'host:port with a port 1–65535' },
+  {
+    flag: 'listeners',
+    key: 'listeners',
+    schema: namedAddresses(true),
+    expected: 'NAME=host:port,… (e.g. INTERNAL=0.0.0.0:9092,EXTERNAL=0.0.0.0:9094); instead of --listen',
+    namesProblem: true,
+  },
+  {
+    flag: 'advertised-listeners',
+    key: 'advertisedListeners',
+    schema: namedAddresses(false),
+    expected: 'NAME=host:port,… for listeners clients reach elsewhere (e.g. EXTERNAL=203.0.113.7:30094)',
+    namesProblem: true,
+  },
+  {
+    flag: 'inter-broker-listener',
+    key: 'interBrokerListener',
+    schema: z.string().regex(listenerNamePattern).transform((name) => name.toUpperCase()),
+    expected: 'the name of a listener other brokers use [default the first listener]',
+  },
+  {
+    flag: 'controller-listen',
+    key: 'controllerListen',
+    schema: hostPort(false),
+    expected: "host:port (port 1–65535) this node's controller listens on for the quorum; needs --voters",
+  },
+  {
+    flag: 'voters',
+    key: 'voters',
+    schema: voterList,
+    expected: 'ID@host:port,… every voter of the metadata quorum, the same list on every node; without it the broker runs alone',
+    namesProblem: true,
+  },
   { flag: 'data-dir', key: 'dataDir', schema: z.string().min(1), expected: 'a directory path' },
   { flag: 'metrics', key: 'metrics', schema: hostPort(true), expected: 'host:port for the HTTP metrics endpoint' },
   {
@@ -147,12 +273,12 @@ export function envName(flag: string): string {
 }
 
 export const usage = [
-  'Usage: klab-broker --node-id N --listen host:port --data-dir DIR [options]',
+  'Usage: klab-broker --node-id N --data-dir DIR [--listen host:port | --listeners NAME=host:port,…] [options]',
   '',
   'Every flag can also be set as an environment variable (flag wins):',
   ...flagSpecs.map(
     (spec) =>
-      `  --${spec.flag.padEnd(20)} ${envName(spec.flag).padEnd(34)} ${spec.expected}` +
+      `  --${spec.flag.padEnd(21)} ${envName(spec.flag).padEnd(35)} ${spec.expected}` +
       (spec.defaultValue === undefined ? '' : ` [default ${spec.defaultValue}]`),
   ),
   '',
@@ -175,7 +301,17 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Bro
     throw new ConfigError(`${(error as Error).message}\n\n${usage}`);
   }
 
-  const config: Record<string, unknown> = { advertise: null, metrics: null };
+  const parsedValues: Record<string, unknown> = {
+    listen: null,
+    advertise: null,
+    listeners: null,
+    advertisedListeners: null,
+    interBrokerListener: null,
+    controllerListen: null,
+    voters: null,
+    metrics: null,
+  };
+  const sources = new Map<keyof FlagValues, string>();
   for (const spec of flagSpecs) {
     const fromFlag = values[spec.flag];
     const fromEnv = env[envName(spec.flag)];
@@ -189,11 +325,121 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Bro
     }
     const parsed = spec.schema.safeParse(raw);
     if (!parsed.success) {
-      throw new ConfigError(`${source}=${JSON.stringify(raw)} is invalid: expected ${spec.expected}`);
+      const problem = spec.namesProblem ? `${parsed.error.issues[0]?.message ?? 'malformed'}; expected` : 'expected';
+      throw new ConfigError(`${source}=${JSON.stringify(raw)} is invalid: ${problem} ${spec.expected}`);
     }
-    config[spec.key] = parsed.data;
+    parsedValues[spec.key] = parsed.data;
+    sources.set(spec.key, source);
   }
-  return config as unknown as BrokerConfig;
+  return combine(parsedValues as unknown as FlagValues, (key) => sources.get(key) ?? `--${flagSpecs.find((spec) => spec.key === key)!.flag}`);
+}
+
+const wildcardHosts = new Set(['0.0.0.0', '::']);
+
+/** Two binds on one port conflict when their hosts are the same or either is a wildcard. */
+function bindsOverlap(a: HostPort, b: HostPort): boolean {
+  return a.port !== 0 && a.port === b.port && (a.host === b.host || wildcardHosts.has(a.host) || wildcardHosts.has(b.host));
+}
+
+function duplicate<T>(items: readonly T[]): T | undefined {
+  return items.find((item, index) => items.indexOf(item) !== index);
+}
+
+/** Checks the flags that belong together and builds the config; `source` names a flag as the user gave it. */
+function combine(values: FlagValues, source: (key: keyof FlagValues) => string): BrokerConfig {
+  const { listen, advertise, listeners: named, advertisedListeners, interBrokerListener, controllerListen, voters, ...rest } = values;
+  if (named && (listen || advertise)) {
+    throw new ConfigError(
+      `${source('listeners')} and ${source(listen ? 'listen' : 'advertise')} were both given: use --listeners (with --advertised-listeners) for named listeners, or --listen (with --advertise) for one`,
+    );
+  }
+  if (advertise && advertisedListeners) {
+    throw new ConfigError(`${source('advertise')} and ${source('advertisedListeners')} were both given: use one of them`);
+  }
+  const binds: NamedAddress[] = named ?? [{ name: defaultListenerName, address: listen ?? parseHostPort(defaultListen, true)! }];
+  const listenerNames = binds.map((listener) => listener.name);
+  const twice = duplicate(listenerNames);
+  if (twice) throw new ConfigError(`${source('listeners')} names listener ${twice} more than once`);
+  for (const [index, a] of binds.entries()) {
+    const clash = binds.slice(index + 1).find((b) => bindsOverlap(a.address, b.address));
+    if (clash) {
+      throw new ConfigError(
+        `${source('listeners')}: listeners ${a.name} (${formatHostPort(a.address)}) and ${clash.name} (${formatHostPort(clash.address)}) would bind the same port`,
+      );
+    }
+  }
+
+  const advertised = new Map<string, HostPort>();
+  if (advertise) advertised.set(defaultListenerName, advertise);
+  for (const { name, address } of advertisedListeners ?? []) {
+    if (advertised.has(name)) throw new ConfigError(`${source('advertisedListeners')} names listener ${name} more than once`);
+    if (!listenerNames.includes(name)) {
+      throw new ConfigError(
+        `${source('advertisedListeners')} names listener ${name}, which is not defined (listeners: ${listenerNames.join(', ')}); define it in --listeners`,
+      );
+    }
+    advertised.set(name, address);
+  }
+  const listeners: ListenerConfig[] = binds.map(({ name, address }) => ({ name, listen: address, advertise: advertised.get(name) ?? null }));
+  if (named) {
+    // The one-listener form falls back to the host name (as Kafka does for an empty host);
+    // with named listeners a wildcard must say which of the host's addresses its clients use.
+    const unreachable = listeners.find((listener) => listener.advertise === null && wildcardHosts.has(listener.listen.host));
+    if (unreachable) {
+      throw new ConfigError(
+        `listener ${unreachable.name} binds ${formatHostPort(unreachable.listen)}, an address clients cannot connect to: give the address they should use in --advertised-listeners (${unreachable.name}=host:port)`,
+      );
+    }
+  }
+
+  const interBroker = interBrokerListener ?? listeners[0]!.name;
+  if (!listenerNames.includes(interBroker)) {
+    throw new ConfigError(
+      `${source('interBrokerListener')} names listener ${interBroker}, which is not defined (listeners: ${listenerNames.join(', ')})`,
+    );
+  }
+
+  if (voters) checkVoters(rest.nodeId, voters, controllerListen, listeners, source);
+  else if (controllerListen) {
+    throw new ConfigError(`${source('controllerListen')} needs --voters (or ${envName('voters')}): the quorum this controller belongs to`);
+  }
+  return { ...rest, listeners, interBrokerListener: interBroker, controllerListen, voters };
+}
+
+function checkVoters(
+  nodeId: number,
+  voters: readonly Voter[],
+  controllerListen: HostPort | null,
+  listeners: readonly ListenerConfig[],
+  source: (key: keyof FlagValues) => string,
+): void {
+  const twiceId = duplicate(voters.map((voter) => voter.nodeId));
+  if (twiceId !== undefined) throw new ConfigError(`${source('voters')} names node ${twiceId} more than once`);
+  const twiceAddress = duplicate(voters.map((voter) => formatHostPort(voter.address)));
+  if (twiceAddress) throw new ConfigError(`${source('voters')} gives ${twiceAddress} to more than one node`);
+  const self = voters.find((voter) => voter.nodeId === nodeId);
+  if (!self) {
+    throw new ConfigError(
+      `${source('voters')} does not include this node (${source('nodeId')} ${nodeId}); every node runs a voter: give the same list on every node, with this node in it`,
+    );
+  }
+  if (!controllerListen) {
+    throw new ConfigError(
+      `${source('voters')} needs --controller-listen (or ${envName('controller-listen')}): where this node's controller listens, e.g. 0.0.0.0:${self.address.port}`,
+    );
+  }
+  const hostMatches = controllerListen.host === self.address.host || wildcardHosts.has(controllerListen.host);
+  if (controllerListen.port !== self.address.port || !hostMatches) {
+    throw new ConfigError(
+      `${source('controllerListen')} ${formatHostPort(controllerListen)} does not match this node's voter address ${formatHostPort(self.address)} in ${source('voters')}: other voters would not reach it`,
+    );
+  }
+  const clash = listeners.find((listener) => bindsOverlap(listener.listen, controllerListen));
+  if (clash) {
+    throw new ConfigError(
+      `${source('controllerListen')} ${formatHostPort(controllerListen)} and listener ${clash.name} (${formatHostPort(clash.listen)}) would bind the same port`,
+    );
+  }
 }
 
 export function formatHostPort({ host, port }: HostPort): string {

@@ -1,5 +1,5 @@
 // klab-broker entry point: configuration from flags and environment, the broker state, the
-// request dispatcher over its services, the Kafka listener, the optional metrics endpoint, and a graceful shutdown on SIGTERM/SIGINT
+// request dispatcher over its services, one Kafka server per named listener, the optional metrics endpoint, and a graceful shutdown on SIGTERM/SIGINT
 // (stop accepting, answer what was read, flush and close the logs).
 import os from 'node:os';
 import { Broker } from './broker.js';
@@ -8,7 +8,7 @@ import { RequestDispatcher } from './dispatch/dispatcher.js';
 import { rootLogger } from './log.js';
 import { createBrokerMetrics } from './metrics/broker-metrics.js';
 import { startMetricsServer, type MetricsServer } from './metrics/http.js';
-import { startKafkaServer } from './net/server.js';
+import { startKafkaServer, type KafkaServer } from './net/server.js';
 
 const shutdownGraceMs = 5_000;
 const exitUsage = 2;
@@ -46,22 +46,29 @@ async function main(): Promise<void> {
     log.error('cannot open the data dir', { dataDir: config.dataDir, reason: error.message });
     process.exit(1);
   });
-  const server = await startKafkaServer({
-    listen: config.listen,
-    limits: {
-      maxFrameBytes: config.maxFrameBytes,
-      maxInFlight: maxInFlightPerConnection,
-      maxInFlightBytes: maxInFlightBytesPerConnection,
-      maxWriteBufferBytes,
-    },
-    handler: new RequestDispatcher(broker.services, metrics, log),
-    log: log.child('net'),
-    metrics,
-  }).catch((error: Error) => {
-    log.error('cannot listen', { listen: formatHostPort(config.listen), reason: error.message });
-    process.exit(1);
-  });
-  broker.services.metadata.setAdvertisedAddress(config.advertise ?? defaultAdvertised(server.address));
+  const dispatcher = new RequestDispatcher(broker.services, metrics, log);
+  const servers: KafkaServer[] = [];
+  for (const listener of config.listeners) {
+    const server = await startKafkaServer({
+      name: listener.name,
+      listen: listener.listen,
+      limits: {
+        maxFrameBytes: config.maxFrameBytes,
+        maxInFlight: maxInFlightPerConnection,
+        maxInFlightBytes: maxInFlightBytesPerConnection,
+        maxWriteBufferBytes,
+      },
+      handler: dispatcher,
+      log: log.child('net'),
+      metrics,
+    }).catch((error: Error) => {
+      log.error('cannot listen', { listener: listener.name, listen: formatHostPort(listener.listen), reason: error.message });
+      process.exit(1);
+    });
+    // Set before this listener's first request can be read (no I/O runs in between).
+    broker.services.metadata.setAdvertisedAddress(listener.name, listener.advertise ?? defaultAdvertised(server.address));
+    servers.push(server);
+  }
 
   let ready = false;
   let stopping = false;
@@ -78,7 +85,7 @@ async function main(): Promise<void> {
     broker.beginShutdown();
     log.info('shutting down', { signal });
     ready = false;
-    await server.close(shutdownGraceMs);
+    await Promise.all(servers.map((server) => server.close(shutdownGraceMs)));
     await metricsServer?.close();
     await broker.close();
     log.info('stopped');

@@ -1,8 +1,9 @@
 // The metadata as request handlers use it, and the one place topics change: a change is made
 // durable in the metadata store first, then the replica manager opens or removes the logs it
 // implies (as a Kafka broker applies a metadata delta to its ReplicaManager). It also holds
-// this node's identity as clients see it: node id, cluster id and advertised address. With a
-// Raft quorum the store's commits become the controller's, and the rest stays as it is.
+// this node's identity as clients see it: node id, cluster id and the advertised address of
+// each listener. With a Raft quorum the store's commits become the controller's, and the rest
+// stays as it is.
 import type { BrokerConfig, HostPort } from '../config.js';
 import { formatHostPort } from '../config.js';
 import { describeError, type Logger } from '../log.js';
@@ -13,16 +14,15 @@ import { invalidTopicNameReason, isInternalTopic, type MetadataStore } from './m
 
 export class MetadataService {
   private readonly creating = new Map<string, Promise<TopicImage>>();
-  private advertised: HostPort;
+  /** By listener name; each listener's entry is set once it is bound. */
+  private readonly advertised = new Map<string, HostPort>();
 
   constructor(
     private readonly config: BrokerConfig,
     private readonly store: MetadataStore,
     private readonly replicas: ReplicaManager,
     private readonly logger: Logger,
-  ) {
-    this.advertised = config.advertise ?? config.listen;
-  }
+  ) {}
 
   get nodeId(): number {
     return this.config.nodeId;
@@ -32,14 +32,24 @@ export class MetadataService {
     return this.store.clusterId;
   }
 
-  /** Where clients reach this node; follows the bound port once the listener is up. */
-  get advertisedAddress(): HostPort {
+  /**
+   * Where clients connected to `listener` reach this node: a client is always told addresses
+   * on the listener it came in on (inside or outside the cluster network).
+   */
+  advertisedAddress(listener: string): HostPort {
+    const address = this.advertised.get(listener);
+    if (!address) throw new Error(`listener ${listener} has no advertised address: it is not bound`);
+    return address;
+  }
+
+  /** Every listener's advertised address, in the order the listeners were bound. */
+  advertisedListeners(): ReadonlyMap<string, HostPort> {
     return this.advertised;
   }
 
-  setAdvertisedAddress(address: HostPort): void {
-    this.advertised = address;
-    this.logger.info(`advertising ${formatHostPort(address)}`);
+  setAdvertisedAddress(listener: string, address: HostPort): void {
+    this.advertised.set(listener, address);
+    this.logger.info(`advertising ${formatHostPort(address)} on listener ${listener}`);
   }
 
   // ---- reading -------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-// Metadata: this node as the only broker and controller, the cluster id, and each topic with
-// its partitions led by this node (epoch 0, replicas and ISR = [this node]). Naming a topic
-// that does not exist creates it when the request and --auto-create-topics both allow it.
+// Metadata: this node as the only broker and controller, at its advertised address on the
+// listener the client connected to; the cluster id; and each topic with its partitions led by
+// this node (epoch 0, replicas and ISR = [this node]). Naming a topic that does not exist
+// creates it when the request and --auto-create-topics both allow it.
 import { metadataApi } from '../protocol/apis/03-metadata.js';
 import { ZERO_UUID } from '../protocol/codec.js';
 import { ErrorCode } from '../protocol/errors.js';
@@ -42,7 +43,7 @@ export const metadataHandler = defineHandler({
     brokers: [],
     topics: (request.topics ?? []).map((topic) => missingTopic(topic.name, topic.topicId, errorCode)),
   }),
-  async handle(request, { services: { metadata, replicas }, apiVersion }) {
+  async handle(request, { services: { metadata, replicas }, apiVersion, connection }) {
     const everyTopic = request.topics === null || (apiVersion === 0 && request.topics.length === 0);
     const topics: TopicResponse[] = [];
     if (everyTopic) {
@@ -65,7 +66,7 @@ export const metadataHandler = defineHandler({
         topics.push(typeof created === 'number' ? missingTopic(wanted.name, ZERO_UUID, created) : describeTopic(metadata, replicas, created));
       }
     }
-    const advertised = metadata.advertisedAddress;
+    const advertised = metadata.advertisedAddress(connection.listener);
     return {
       throttleTimeMs: 0,
       brokers: [{ nodeId: metadata.nodeId, host: advertised.host, port: advertised.port, rack: null }],

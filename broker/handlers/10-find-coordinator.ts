@@ -26,14 +26,14 @@ function failure(errorCode: number, errorMessage: string | null): Answer {
 /** How long a FindCoordinator waits for the group state to load before answering anyway. */
 const LOAD_WAIT_MS = 5_000;
 
-async function locate(keyType: number, { services: { metadata, groups } }: RequestContext): Promise<Answer> {
+async function locate(keyType: number, { services: { metadata, groups }, connection }: RequestContext): Promise<Answer> {
   if (keyType !== KEY_TYPE_GROUP && keyType !== KEY_TYPE_TRANSACTION) {
     return failure(ErrorCode.INVALID_REQUEST, `unknown coordinator key type ${keyType}`);
   }
   if (keyType === KEY_TYPE_GROUP && !(await groupStateUsable(groups))) {
     return failure(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the group coordinator could not load its state');
   }
-  const { host, port } = metadata.advertisedAddress;
+  const { host, port } = metadata.advertisedAddress(connection.listener);
   return { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: metadata.nodeId, host, port };
 }
 

@@ -55,8 +55,13 @@ function brokerConfigs({ config, metadata }: BrokerServices): Record<string, str
   return {
     'node.id': String(config.nodeId),
     'broker.id': String(config.nodeId),
-    listeners: `PLAINTEXT://${formatHostPort(config.listen)}`,
-    'advertised.listeners': `PLAINTEXT://${formatHostPort(metadata.advertisedAddress)}`,
+    listeners: config.listeners.map(({ name, listen }) => `${name}://${formatHostPort(listen)}`).join(','),
+    'advertised.listeners': [...metadata.advertisedListeners()].map(([name, address]) => `${name}://${formatHostPort(address)}`).join(','),
+    'listener.security.protocol.map': config.listeners.map(({ name }) => `${name}:PLAINTEXT`).join(','),
+    'inter.broker.listener.name': config.interBrokerListener,
+    ...(config.voters
+      ? { 'controller.quorum.voters': config.voters.map(({ nodeId, address }) => `${nodeId}@${formatHostPort(address)}`).join(',') }
+      : {}),
     'log.dirs': config.dataDir,
     ...brokerTopicConfigDefaults(config),
     'log.flush.interval.ms': config.fsync === 'always' ? '0' : String(config.fsyncIntervalMs),

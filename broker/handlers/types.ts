@@ -30,6 +30,8 @@ export interface BrokerServices {
 export interface ConnectionInfo {
   /** host:port of the client, for logs. */
   readonly remote: string;
+  /** The name of the listener it connected to: answers name addresses on that same listener. */
+  readonly listener: string;
 }
 
 export interface RequestContext {

@@ -46,6 +46,7 @@ export class Connection implements ConnectionInfo {
 
   constructor(
     readonly remote: string,
+    readonly listener: string,
     private readonly socket: Socket,
     private readonly handler: FrameHandler,
     private readonly limits: ConnectionLimits,

@@ -1,6 +1,6 @@
-// The Kafka listener: accepts TCP connections on the configured address only and gives each
-// a Connection. Closing stops accepting first, lets every connection answer what it has
-// read, then ends them — the broker's graceful shutdown.
+// One Kafka listener: accepts TCP connections on its configured address only and gives each
+// a Connection that knows the listener's name. Closing stops accepting first, lets every
+// connection answer what it has read, then ends them — the broker's graceful shutdown.
 import net from 'node:net';
 import type { HostPort } from '../config.js';
 import { formatHostPort } from '../config.js';
@@ -16,19 +16,22 @@ export interface KafkaServer {
 }
 
 export async function startKafkaServer(options: {
+  /** The listener's name, carried by each of its connections. */
+  name: string;
   listen: HostPort;
   limits: ConnectionLimits;
   handler: FrameHandler;
   log: Logger;
   metrics: BrokerMetrics;
 }): Promise<KafkaServer> {
-  const { listen, limits, handler, log, metrics } = options;
+  const { name, listen, limits, handler, log, metrics } = options;
   const connections = new Set<Connection>();
   // allowHalfOpen: a client that half-closes after its last request still gets the answers.
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
     const connection = new Connection(
       remote,
+      name,
       socket,
       handler,
       limits,
@@ -57,7 +60,7 @@ export async function startKafkaServer(options: {
   });
   const bound = server.address();
   const address = { host: listen.host, port: typeof bound === 'object' && bound ? bound.port : listen.port };
-  log.info(`listening on ${formatHostPort(address)}`);
+  log.info(`listening on ${formatHostPort(address)} (listener ${name})`);
 
   return {
     address,

@@ -35,6 +35,8 @@ export interface StartBrokerOptions {
   nodeId?: number;
   /** Leave --node-id off the command line, so KLAB_BROKER_NODE_ID in `env` supplies it. */
   nodeIdFromEnvironment?: boolean;
+  /** Named listeners given as --listeners instead of --listen; `port` is then the first one's. */
+  listeners?: string;
 }
 
 const startTimeoutMs = 20_000;
@@ -50,8 +52,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Bro
     output = '';
     const args = [
       ...(options.nodeIdFromEnvironment ? [] : ['--node-id', String(options.nodeId ?? 0)]),
-      '--listen',
-      `127.0.0.1:${port}`,
+      ...(options.listeners === undefined ? ['--listen', `127.0.0.1:${port}`] : ['--listeners', options.listeners]),
       '--data-dir',
       dataDir,
       ...(options.args ?? []),
