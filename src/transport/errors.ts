@@ -89,6 +89,24 @@ export class KeyFileError extends KlabError {
   }
 }
 
+export class KeyFileNotFoundError extends KeyFileError {
+  constructor(path: string) {
+    super(path, 'does not exist');
+  }
+}
+
+/** A private key protected by a passphrase: klab never asks for one (an SSH agent can hold the key instead). */
+export class EncryptedKeyFileError extends KeyFileError {
+  constructor(path: string) {
+    super(
+      path,
+      'is encrypted with a passphrase, and klab does not ask for passphrases',
+      'Load it into an SSH agent (ssh-add) and drop keyFile from the inventory: klab then uses the agent, as ssh does. Or decrypt a copy for klab: ssh-keygen -p -f COPY (empty new passphrase).',
+      'an unencrypted private key',
+    );
+  }
+}
+
 /** The host presented a key other than the pinned one. Nothing was sent to it. */
 export class HostKeyMismatchError extends KlabError {
   constructor(

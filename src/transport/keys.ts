@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import ssh2 from 'ssh2';
 import { writeFileAtomic } from '../state.js';
-import { KeyFileError } from './errors.js';
+import { EncryptedKeyFileError, KeyFileError, KeyFileNotFoundError } from './errors.js';
 
 export interface KeyPair {
   /** OpenSSH private key (unencrypted); write it 0600 and never log it. */
@@ -55,17 +55,12 @@ export async function readPrivateKeyFile(path: string): Promise<string> {
     text = await readFile(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new KeyFileError(path, code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? 'error'})`);
+    throw code === 'ENOENT' ? new KeyFileNotFoundError(path) : new KeyFileError(path, `cannot be read (${code ?? 'error'})`);
   }
   const parsed = ssh2.utils.parseKey(text);
   if (parsed instanceof Error) {
     throw /encrypted/i.test(parsed.message)
-      ? new KeyFileError(
-          path,
-          'is encrypted with a passphrase, and klab does not ask for passphrases',
-          'Use an unencrypted key for klab, or decrypt a copy: ssh-keygen -p -f COPY (empty new passphrase).',
-          'an unencrypted private key',
-        )
+      ? new EncryptedKeyFileError(path)
       : new KeyFileError(path, `is not a private key klab can read (${parsed.message})`, undefined, 'a private key file');
   }
   if (!parsed.isPrivateKey()) throw new KeyFileError(path, 'holds a public key; keyFile must be the private key', undefined, 'a private key file');

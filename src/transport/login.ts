@@ -8,7 +8,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
 import type { BaseAgent, ParsedKey, SignCallback, SigningRequestOptions } from 'ssh2';
-import { KeyFileError } from './errors.js';
+import { EncryptedKeyFileError, KeyFileError, KeyFileNotFoundError } from './errors.js';
 import { readPrivateKeyFile } from './keys.js';
 
 /** The key files OpenSSH tries when none is configured, in the order klab tries them. */
@@ -77,9 +77,9 @@ export async function findOpenSshLogin(options: LookupOptions = {}): Promise<Ope
       if (!(parsed instanceof Error) && offered.has(publicBlob(parsed))) continue;
       keyFiles.push({ path, key });
     } catch (error) {
+      if (error instanceof KeyFileNotFoundError) continue;
       if (!(error instanceof KeyFileError)) throw error;
-      if (error.problem === 'does not exist') continue;
-      passedOver.push(`${path}: ${error.problem}${/encrypted/.test(error.problem) ? ' (add it to the SSH agent instead)' : ''}`);
+      passedOver.push(`${path}: ${error.problem}${error instanceof EncryptedKeyFileError ? ' (add it to the SSH agent instead)' : ''}`);
     }
   }
   return { agents, keyFiles, passedOver };
