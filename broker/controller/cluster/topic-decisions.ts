@@ -1,0 +1,135 @@
+// The active controller's decisions about topics: create (with placement), add partitions,
+// delete, and change topic configs. Pure: the image and the request in, records out.
+//
+// Placement is the seeds' rule over the live brokers sorted by id: replica j of partition i is
+// on broker (i + j) mod n, so leaders (replica 0) spread evenly and a partition's replicas are
+// distinct brokers.
+import { ErrorCode } from '../../protocol/errors.js';
+import { invalidTopicNameReason } from '../metadata-store.js';
+import { topicConfigSpecByName, topicConfigSpecs } from '../topic-configs.js';
+import type { ClusterImage, TopicState } from './image.js';
+import { ControllerDecisionError } from './elections.js';
+import { ConfigResourceType, type ClusterRecord } from './records.js';
+
+/** Replication configs of a cluster, checked here; the rest are the single-node table's. */
+const replicationConfigs: ReadonlyMap<string, { expected: string; valid: (value: string) => boolean }> = new Map([
+  ['min.insync.replicas', { expected: 'an integer ≥ 1', valid: (value: string) => /^[1-9]\d{0,8}$/.test(value) }],
+  ['unclean.leader.election.enable', { expected: '"true" or "false"', valid: (value: string) => value === 'true' || value === 'false' }],
+]);
+
+/** Why a set of topic configs is invalid in a cluster, or null when every entry is supported and valid. */
+export function invalidTopicConfigReason(configs: Readonly<Record<string, string>>): string | null {
+  for (const [name, value] of Object.entries(configs)) {
+    const spec = replicationConfigs.get(name) ?? topicConfigSpecByName.get(name);
+    if (!spec) {
+      const supported = [...new Set([...topicConfigSpecs.map((s) => s.name), ...replicationConfigs.keys()])].join(', ');
+      return `unsupported topic config "${name}" (supported: ${supported})`;
+    }
+    if (!spec.valid(value)) return `topic config ${name}=${JSON.stringify(value)} is invalid: expected ${spec.expected}`;
+  }
+  return null;
+}
+
+export interface CreateTopicRequest {
+  readonly name: string;
+  /** Chosen by the caller (a random UUID), so the decision stays a pure function. */
+  readonly topicId: string;
+  readonly partitions: number;
+  readonly replicationFactor: number;
+  readonly configs: Readonly<Record<string, string>>;
+}
+
+export function createTopic(image: ClusterImage, request: CreateTopicRequest): ClusterRecord[] {
+  const nameProblem = invalidTopicNameReason(request.name);
+  if (nameProblem) throw new ControllerDecisionError(ErrorCode.INVALID_TOPIC_EXCEPTION, nameProblem);
+  if (image.topic(request.name)) throw new ControllerDecisionError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic ${request.name} already exists`);
+  if (image.topicById(request.topicId)) {
+    throw new ControllerDecisionError(ErrorCode.INVALID_REQUEST, `topic id ${request.topicId} is already taken by topic ${image.topicById(request.topicId)!.name}`);
+  }
+  if (!Number.isInteger(request.partitions) || request.partitions < 1) {
+    throw new ControllerDecisionError(ErrorCode.INVALID_PARTITIONS, `topic ${request.name}: partition count ${request.partitions} must be at least 1`);
+  }
+  const configProblem = invalidTopicConfigReason(request.configs);
+  if (configProblem) throw new ControllerDecisionError(ErrorCode.INVALID_CONFIG, `topic ${request.name}: ${configProblem}`);
+  const brokers = placementBrokers(image, request.name, request.replicationFactor);
+  const records: ClusterRecord[] = [{ type: 'topic', name: request.name, topicId: request.topicId }];
+  for (let index = 0; index < request.partitions; index++) records.push(newPartition(request.topicId, index, brokers, request.replicationFactor));
+  for (const [name, value] of Object.entries(request.configs)) {
+    records.push({ type: 'config', resourceType: ConfigResourceType.topic, resourceName: request.name, name, value });
+  }
+  return records;
+}
+
+export interface CreatePartitionsRequest {
+  readonly name: string;
+  /** The new total partition count. */
+  readonly count: number;
+}
+
+/** Grows a topic to `count` partitions, placed as at creation with the topic's replication factor. */
+export function createPartitions(image: ClusterImage, request: CreatePartitionsRequest): ClusterRecord[] {
+  const topic = knownTopic(image, request.name);
+  const current = topic.partitions.length;
+  if (!Number.isInteger(request.count) || request.count <= current) {
+    throw new ControllerDecisionError(
+      ErrorCode.INVALID_PARTITIONS,
+      `topic ${request.name} has ${current} partitions; the new count (${request.count}) must be larger (partitions cannot be removed)`,
+    );
+  }
+  const replicationFactor = topic.partitions[0]?.replicas.length ?? 1;
+  const brokers = placementBrokers(image, request.name, replicationFactor);
+  const records: ClusterRecord[] = [];
+  for (let index = current; index < request.count; index++) records.push(newPartition(topic.topicId, index, brokers, replicationFactor));
+  return records;
+}
+
+export function deleteTopic(image: ClusterImage, name: string): ClusterRecord[] {
+  return [{ type: 'remove-topic', topicId: knownTopic(image, name).topicId }];
+}
+
+export interface AlterTopicConfigsRequest {
+  readonly name: string;
+  readonly set: Readonly<Record<string, string>>;
+  /** Configs to return to their defaults. */
+  readonly remove: readonly string[];
+}
+
+export function alterTopicConfigs(image: ClusterImage, request: AlterTopicConfigsRequest): ClusterRecord[] {
+  knownTopic(image, request.name);
+  const unknown = request.remove.find((name) => !replicationConfigs.has(name) && !topicConfigSpecByName.has(name));
+  const problem = invalidTopicConfigReason(request.set) ?? (unknown === undefined ? null : `unsupported topic config "${unknown}" cannot be removed`);
+  if (problem) throw new ControllerDecisionError(ErrorCode.INVALID_CONFIG, `topic ${request.name}: ${problem}`);
+  const topic = { resourceType: ConfigResourceType.topic, resourceName: request.name } as const;
+  return [
+    ...Object.entries(request.set).map(([name, value]): ClusterRecord => ({ type: 'config', ...topic, name, value })),
+    ...request.remove.map((name): ClusterRecord => ({ type: 'config', ...topic, name, value: null })),
+  ];
+}
+
+function knownTopic(image: ClusterImage, name: string): TopicState {
+  const topic = image.topic(name);
+  if (!topic) throw new ControllerDecisionError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic ${name} does not exist`);
+  return topic;
+}
+
+/** The live brokers new replicas go on, checked against the replication factor. */
+function placementBrokers(image: ClusterImage, topicName: string, replicationFactor: number): number[] {
+  const live = image.liveBrokers().map((broker) => broker.brokerId);
+  if (!Number.isInteger(replicationFactor) || replicationFactor < 1) {
+    throw new ControllerDecisionError(ErrorCode.INVALID_REPLICATION_FACTOR, `topic ${topicName}: replication factor ${replicationFactor} must be at least 1`);
+  }
+  if (replicationFactor > live.length) {
+    throw new ControllerDecisionError(
+      ErrorCode.INVALID_REPLICATION_FACTOR,
+      `topic ${topicName}: replication factor ${replicationFactor} is larger than the ${live.length} live broker(s)` +
+        (live.length > 0 ? ` (${live.join(', ')})` : '') +
+        '; use a smaller replication factor or start more brokers',
+    );
+  }
+  return live;
+}
+
+function newPartition(topicId: string, index: number, brokers: readonly number[], replicationFactor: number): ClusterRecord {
+  const replicas = Array.from({ length: replicationFactor }, (_, j) => brokers[(index + j) % brokers.length]!);
+  return { type: 'partition', topicId, partitionIndex: index, replicas, isr: [...replicas], leader: replicas[0]!, leaderEpoch: 0, partitionEpoch: 0 };
+}

@@ -1,0 +1,167 @@
+// The controller's topic decisions: placement "replica j of partition i on broker (i + j) mod n"
+// over the live brokers, growing a topic the same way, deleting it and changing its configs;
+// every refusal is a ControllerDecisionError with the Kafka error code and a message naming
+// the topic and what to change.
+import { describe, expect, it } from 'vitest';
+import { ControllerDecisionError } from '../../broker/controller/cluster/elections.js';
+import type { ClusterImage } from '../../broker/controller/cluster/image.js';
+import {
+  alterTopicConfigs,
+  createPartitions,
+  createTopic,
+  deleteTopic,
+  invalidTopicConfigReason,
+  type CreateTopicRequest,
+} from '../../broker/controller/cluster/topic-decisions.js';
+import { ConfigResourceType } from '../../broker/controller/cluster/records.js';
+import { ErrorCode, errorName } from '../../broker/protocol/errors.js';
+import { ClusterInvariants, applyAll, liveCluster, topicUuid } from '../support/cluster-images.js';
+
+function request(overrides: Partial<CreateTopicRequest> = {}): CreateTopicRequest {
+  return { name: 'orders', topicId: topicUuid(1), partitions: 4, replicationFactor: 3, configs: {}, ...overrides };
+}
+
+function refusal(action: () => unknown): ControllerDecisionError {
+  try {
+    action();
+  } catch (error) {
+    if (error instanceof ControllerDecisionError) return error;
+    throw error;
+  }
+  throw new Error('expected a ControllerDecisionError');
+}
+
+function placements(image: ClusterImage, name: string): number[][] {
+  return image.topic(name)!.partitions.map((partition) => [...partition.replicas]);
+}
+
+describe('create topic', () => {
+  it('places replica j of partition i on live broker (i + j) mod n, leader first, full ISR, epochs 0', () => {
+    const image = liveCluster([0, 1, 2]);
+    applyAll(image, createTopic(image, request({ configs: { 'min.insync.replicas': '2', 'retention.ms': '60000' } })));
+    new ClusterInvariants().check(image);
+    expect(placements(image, 'orders')).toEqual([
+      [0, 1, 2],
+      [1, 2, 0],
+      [2, 0, 1],
+      [0, 1, 2],
+    ]);
+    for (const partition of image.topic('orders')!.partitions) {
+      expect(partition.isr).toEqual(partition.replicas);
+      expect(partition.leader).toBe(partition.replicas[0]);
+      expect(partition.leaderEpoch).toBe(0);
+      expect(partition.partitionEpoch).toBe(0);
+    }
+    expect(image.topic('orders')!.topicId).toBe(topicUuid(1));
+    expect(image.topicConfigs('orders')).toEqual({ 'min.insync.replicas': '2', 'retention.ms': '60000' });
+    expect(image.minInsyncReplicas('orders', 1)).toBe(2);
+  });
+
+  it('places over the live brokers only, in id order', () => {
+    const image = liveCluster([7, 1, 5, 3]);
+    applyAll(image, [{ type: 'fence-broker', brokerId: 5, brokerEpoch: 2 }]);
+    applyAll(image, createTopic(image, request({ partitions: 3, replicationFactor: 2 })));
+    expect(placements(image, 'orders')).toEqual([
+      [1, 3],
+      [3, 7],
+      [7, 1],
+    ]);
+  });
+
+  it('refuses a replication factor above the live broker count, naming the live brokers', () => {
+    const image = liveCluster([0, 1, 2]);
+    applyAll(image, [{ type: 'fence-broker', brokerId: 2, brokerEpoch: 2 }]);
+    const error = refusal(() => createTopic(image, request({ replicationFactor: 3 })));
+    expect(errorName(error.errorCode)).toBe('INVALID_REPLICATION_FACTOR');
+    expect(error.message).toBe(
+      'topic orders: replication factor 3 is larger than the 2 live broker(s) (0, 1); use a smaller replication factor or start more brokers',
+    );
+    expect(refusal(() => createTopic(image, request({ replicationFactor: 0 }))).errorCode).toBe(ErrorCode.INVALID_REPLICATION_FACTOR);
+  });
+
+  it('refuses with no live broker at all', () => {
+    const image = liveCluster([]);
+    expect(refusal(() => createTopic(image, request({ replicationFactor: 1 }))).message).toContain('larger than the 0 live broker(s);');
+  });
+
+  it.each([
+    ['an existing name', () => request(), 'TOPIC_ALREADY_EXISTS', 'topic orders already exists'],
+    ['an illegal name', () => request({ name: 'a b' }), 'INVALID_TOPIC_EXCEPTION', 'has characters other than'],
+    ['no partitions', () => request({ name: 'x', topicId: topicUuid(2), partitions: 0 }), 'INVALID_PARTITIONS', 'partition count 0 must be at least 1'],
+    ['a taken topic id', () => request({ name: 'x' }), 'INVALID_REQUEST', `topic id ${topicUuid(1)} is already taken by topic orders`],
+    ['an unsupported config', () => request({ name: 'x', topicId: topicUuid(2), configs: { 'compression.typo': 'x' } }), 'INVALID_CONFIG', 'unsupported topic config "compression.typo"'],
+    ['min.insync.replicas 0', () => request({ name: 'x', topicId: topicUuid(2), configs: { 'min.insync.replicas': '0' } }), 'INVALID_CONFIG', 'min.insync.replicas="0" is invalid: expected an integer ≥ 1'],
+    ['unclean election "yes"', () => request({ name: 'x', topicId: topicUuid(2), configs: { 'unclean.leader.election.enable': 'yes' } }), 'INVALID_CONFIG', 'expected "true" or "false"'],
+  ])('refuses %s', (_, make, code, message) => {
+    const image = liveCluster([0, 1, 2]);
+    applyAll(image, createTopic(image, request()));
+    const error = refusal(() => createTopic(image, make()));
+    expect(errorName(error.errorCode)).toBe(code);
+    expect(error.message).toContain(message);
+  });
+
+  it('accepts every single-node topic config and the replication ones', () => {
+    expect(invalidTopicConfigReason({ 'retention.ms': '-1', 'cleanup.policy': 'delete', 'min.insync.replicas': '2', 'unclean.leader.election.enable': 'true' })).toBeNull();
+  });
+});
+
+describe('create partitions', () => {
+  it('adds partitions placed by the same rule with the topic replication factor', () => {
+    const image = liveCluster([0, 1, 2]);
+    applyAll(image, createTopic(image, request({ partitions: 2, replicationFactor: 2 })));
+    applyAll(image, createPartitions(image, { name: 'orders', count: 5 }));
+    new ClusterInvariants().check(image);
+    expect(placements(image, 'orders')).toEqual([
+      [0, 1],
+      [1, 2],
+      [2, 0],
+      [0, 1],
+      [1, 2],
+    ]);
+  });
+
+  it('refuses a count that does not grow the topic, an unknown topic, and too few live brokers', () => {
+    const image = liveCluster([0, 1, 2]);
+    applyAll(image, createTopic(image, request({ partitions: 2 })));
+    const shrink = refusal(() => createPartitions(image, { name: 'orders', count: 2 }));
+    expect(shrink.errorCode).toBe(ErrorCode.INVALID_PARTITIONS);
+    expect(shrink.message).toBe('topic orders has 2 partitions; the new count (2) must be larger (partitions cannot be removed)');
+    expect(refusal(() => createPartitions(image, { name: 'nope', count: 3 })).errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    applyAll(image, [{ type: 'fence-broker', brokerId: 0, brokerEpoch: 0 }]);
+    expect(refusal(() => createPartitions(image, { name: 'orders', count: 3 })).errorCode).toBe(ErrorCode.INVALID_REPLICATION_FACTOR);
+  });
+});
+
+describe('delete topic and topic configs', () => {
+  it('removes the topic by id', () => {
+    const image = liveCluster([0]);
+    applyAll(image, createTopic(image, request({ replicationFactor: 1 })));
+    expect(deleteTopic(image, 'orders')).toEqual([{ type: 'remove-topic', topicId: topicUuid(1) }]);
+    applyAll(image, deleteTopic(image, 'orders'));
+    expect(image.topic('orders')).toBeUndefined();
+    expect(refusal(() => deleteTopic(image, 'orders')).message).toBe('topic orders does not exist');
+  });
+
+  it('sets and removes configs as config records', () => {
+    const image = liveCluster([0]);
+    applyAll(image, createTopic(image, request({ replicationFactor: 1, configs: { 'retention.ms': '5' } })));
+    const records = alterTopicConfigs(image, { name: 'orders', set: { 'unclean.leader.election.enable': 'true' }, remove: ['retention.ms'] });
+    expect(records).toEqual([
+      { type: 'config', resourceType: ConfigResourceType.topic, resourceName: 'orders', name: 'unclean.leader.election.enable', value: 'true' },
+      { type: 'config', resourceType: ConfigResourceType.topic, resourceName: 'orders', name: 'retention.ms', value: null },
+    ]);
+    applyAll(image, records);
+    expect(image.topicConfigs('orders')).toEqual({ 'unclean.leader.election.enable': 'true' });
+    expect(image.uncleanLeaderElection('orders', false)).toBe(true);
+  });
+
+  it('refuses an invalid value, removing an unknown config, and an unknown topic', () => {
+    const image = liveCluster([0]);
+    applyAll(image, createTopic(image, request({ replicationFactor: 1 })));
+    expect(refusal(() => alterTopicConfigs(image, { name: 'orders', set: { 'segment.bytes': '1' }, remove: [] })).message).toContain('segment.bytes="1" is invalid');
+    const unknown = refusal(() => alterTopicConfigs(image, { name: 'orders', set: {}, remove: ['nope'] }));
+    expect(unknown.errorCode).toBe(ErrorCode.INVALID_CONFIG);
+    expect(unknown.message).toBe('topic orders: unsupported topic config "nope" cannot be removed');
+    expect(refusal(() => alterTopicConfigs(image, { name: 'gone', set: {}, remove: [] })).errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  });
+});
