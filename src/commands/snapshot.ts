@@ -15,6 +15,7 @@ import { playbooksDir } from '../stages/paths.js';
 import { clusterKeyPaths, knownHostsPath } from '../state.js';
 import { ConnectFailedError } from '../transport/errors.js';
 import { readPrivateKeyFile } from '../transport/keys.js';
+import type { Host } from '../transport/host.js';
 import { connectAll } from '../transport/ssh.js';
 import { status as printStatus } from './run.js';
 
@@ -81,8 +82,29 @@ async function remove(global: GlobalOptions, stage: string | undefined, flags: {
   }
 }
 
-/** Connects to every host until all answer (host keys checked against the pins as always). */
-async function waitForSsh(loaded: LoadedInventory): Promise<void> {
+/** A clock further off than this is set after a restore; closer ones are left to the host's own time sync. */
+const clockToleranceS = 30;
+
+/**
+ * A VM restored with its memory keeps the time of the snapshot, so its clock runs behind by
+ * as long as the snapshot is old, and apt then refuses repositories whose Release files look
+ * "not valid yet". Like VMware Tools after a revert, klab sets such a clock to this machine's.
+ */
+async function setClocks(hosts: readonly Host[]): Promise<void> {
+  await Promise.all(
+    hosts.map(async (host) => {
+      const read = await host.exec('date -u +%s', { timeoutMs: 30_000 });
+      const offset = Number(read.stdout.trim()) - Math.round(Date.now() / 1000);
+      if (read.code !== 0 || !Number.isFinite(offset) || Math.abs(offset) <= clockToleranceS) return;
+      const set = await host.exec(`date -u -s @${Math.round(Date.now() / 1000)}`, { timeoutMs: 30_000 });
+      const was = `${Math.abs(offset)} s ${offset < 0 ? 'behind' : 'ahead'}`;
+      out(set.code === 0 ? `${host.name}: clock was ${was}; set to this machine's time` : `${host.name}: clock is ${was}, and setting it failed: ${set.stderr.trim()}`);
+    }),
+  );
+}
+
+/** Connects to every host until all answer (host keys checked against the pins as always), then sets clocks left behind. */
+async function waitForHosts(loaded: LoadedInventory): Promise<void> {
   const clusterKey = clusterKeyPaths(loaded.file).privateKey;
   const clusterPrivateKey = await access(clusterKey).then(
     () => readPrivateKeyFile(clusterKey),
@@ -96,7 +118,11 @@ async function waitForSsh(loaded: LoadedInventory): Promise<void> {
         inventoryDir: loaded.dir,
         ...(clusterPrivateKey === undefined ? {} : { clusterPrivateKey }),
       });
-      await Promise.all(hosts.map((h) => h.close()));
+      try {
+        await setClocks(hosts);
+      } finally {
+        await Promise.all(hosts.map((h) => h.close()));
+      }
       return;
     } catch (error) {
       // A changed host key is never waited out; an unreachable host may still be booting.
@@ -123,7 +149,7 @@ async function rollback(global: GlobalOptions, stageName: string, flags: { yes?:
   }
   await snapshots.restore(stage, out);
   out('waiting for SSH on every host');
-  await waitForSsh(loaded);
+  await waitForHosts(loaded);
   await printStatus(global, {});
   out(`rolled back to ${name}: klab up goes on from the stage after ${stage.id}`);
 }
