@@ -1,7 +1,7 @@
 // Building cluster metadata images for tests, and the invariants every image the controller's
 // decisions produce must keep. The checker remembers each partition's last leader and epoch,
 // so it also sees a leader change that did not raise the leader epoch.
-import { ClusterImage } from '../../broker/controller/cluster/image.js';
+import { ClusterImage, type TopicState } from '../../broker/controller/cluster/image.js';
 import { NO_LEADER, type ClusterRecord } from '../../broker/controller/cluster/records.js';
 
 export function incarnation(brokerId: number, generation = 0): string {
@@ -41,15 +41,21 @@ export class ClusterInvariantError extends Error {
   override readonly name = 'ClusterInvariantError';
 }
 
+/** What the checker reads: an image, or a hand-made view of a state no image would accept. */
+export interface ClusterView {
+  topics(): readonly TopicState[];
+  isLive(brokerId: number): boolean;
+}
+
 export class ClusterInvariants {
   private readonly lastLeader = new Map<string, { leader: number; leaderEpoch: number }>();
 
   /** Throws ClusterInvariantError naming the partition and the broken property. */
-  check(image: ClusterImage): void {
+  check(image: ClusterView): void {
     for (const topic of image.topics()) {
       for (const partition of topic.partitions) {
-        const where = `${topic.name}-${partition.partitionIndex} (replicas [${partition.replicas}], isr [${partition.isr}], leader ${partition.leader}, epoch ${partition.leaderEpoch})`;
         const fail = (property: string): never => {
+          const where = `${topic.name}-${partition.partitionIndex} (replicas [${partition.replicas}], isr [${partition.isr}], leader ${partition.leader}, epoch ${partition.leaderEpoch})`;
           throw new ClusterInvariantError(`${property}: ${where}`);
         };
         if (partition.isr.length === 0) fail('the ISR is empty');
