@@ -25,11 +25,17 @@ export interface StandInState {
 
 const vmrunScript = String.raw`
 const fs = require('node:fs');
-const stateFile = process.env.STAND_IN_STATE || __dirname + '/state.json';
+const stateFile = __dirname + '/state.json';
+// klab calls the tool for several VMs at once: one call at a time holds the state file.
+const lock = stateFile + '.lock';
+for (;;) {
+  try { fs.closeSync(fs.openSync(lock, 'wx')); break; } catch { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10); }
+}
+process.on('exit', () => fs.rmSync(lock, { force: true }));
 const state = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
 const args = process.argv.slice(2);
 state.calls.push(args);
-const save = () => fs.writeFileSync(stateFile, JSON.stringify(state, null, 2));
+const save = () => { fs.writeFileSync(stateFile + '.tmp', JSON.stringify(state, null, 2)); fs.renameSync(stateFile + '.tmp', stateFile); };
 const fail = (message) => { save(); process.stdout.write('Error: ' + message + '\n'); process.exit(255); };
 const done = (text) => { save(); if (text) process.stdout.write(text); process.exit(0); };
 if (args[0] !== '-T' || !['ws', 'fusion', 'player', 'server', 'server1', 'esx', 'vc'].includes(args[1])) fail('Unrecognized host type');
@@ -81,11 +87,17 @@ switch (operation) {
 
 const virshScript = String.raw`
 const fs = require('node:fs');
-const stateFile = process.env.STAND_IN_STATE || __dirname + '/state.json';
+const stateFile = __dirname + '/state.json';
+// klab calls the tool for several VMs at once: one call at a time holds the state file.
+const lock = stateFile + '.lock';
+for (;;) {
+  try { fs.closeSync(fs.openSync(lock, 'wx')); break; } catch { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10); }
+}
+process.on('exit', () => fs.rmSync(lock, { force: true }));
 const state = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
 const args = process.argv.slice(2);
 state.calls.push(args);
-const save = () => fs.writeFileSync(stateFile, JSON.stringify(state, null, 2));
+const save = () => { fs.writeFileSync(stateFile + '.tmp', JSON.stringify(state, null, 2)); fs.renameSync(stateFile + '.tmp', stateFile); };
 const fail = (message) => { save(); process.stderr.write('error: ' + message + '\n'); process.exit(1); };
 const done = (text) => { save(); if (text) process.stdout.write(text); process.exit(0); };
 let rest = args;
