@@ -151,7 +151,7 @@ describe('registration and heartbeats', () => {
       { type: 'register-broker', brokerId: 3, incarnationId: incarnation(3), brokerEpoch: 3, listeners, rack: 'r', fenced: true },
     ]);
     decide(first.records);
-    expect(image.brokerReady(3)).toBe(false);
+    expect(image.isLive(3)).toBe(false);
     const retry = registerBroker(image, { brokerId: 3, incarnationId: incarnation(3), listeners, rack: 'r' }, clean);
     expect(retry).toEqual({ records: [], brokerEpoch: 3 });
   });

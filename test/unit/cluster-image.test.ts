@@ -63,7 +63,7 @@ describe('cluster image queries', () => {
       rack: 'r1',
       fenced: true,
     });
-    expect(image.brokerReady(5)).toBe(false);
+    expect(image.isLive(5)).toBe(false);
     expect(image.liveBrokers().map((b) => b.brokerId)).toEqual([0]);
     expect(image.brokers().map((b) => b.brokerId)).toEqual([0, 5]);
     expect(image.endpoint(5, 'EXTERNAL')).toEqual({ name: 'EXTERNAL', host: '10.0.0.5', port: 30092 });

@@ -132,6 +132,56 @@ describe('create partitions', () => {
   });
 });
 
+describe('caller-given replica assignments', () => {
+  it('creates a topic with the given replicas, the first leading', () => {
+    const image = liveCluster([0, 1, 2]);
+    applyAll(image, createTopic(image, { name: 'orders', topicId: topicUuid(1), configs: {}, assignments: [[2, 0], [1, 2]] }));
+    new ClusterInvariants().check(image);
+    expect(placements(image, 'orders')).toEqual([
+      [2, 0],
+      [1, 2],
+    ]);
+    expect(image.topic('orders')!.partitions.map((p) => p.leader)).toEqual([2, 1]);
+  });
+
+  it('grows a topic with the given replicas for the new partitions', () => {
+    const image = liveCluster([0, 1, 2]);
+    applyAll(image, createTopic(image, request({ partitions: 1, replicationFactor: 2 })));
+    applyAll(image, createPartitions(image, { name: 'orders', count: 3, assignments: [[2, 1], [0, 2]] }));
+    expect(placements(image, 'orders')).toEqual([
+      [0, 1],
+      [2, 1],
+      [0, 2],
+    ]);
+  });
+
+  it.each([
+    ['no partition', [], 'topic orders: the replica assignment names no partition'],
+    ['an empty replica list', [[]], 'topic orders partition 0: replicas [] are empty'],
+    ['uneven replica counts', [[0, 1], [2]], "topic orders partition 1: replicas [2] are not 2, the topic's replication factor"],
+    ['a repeated broker', [[1, 1]], 'topic orders partition 0: replicas [1,1] repeat a broker'],
+    ['an unregistered broker', [[0, 9]], 'topic orders partition 0: replicas [0,9] name broker 9, which is not registered'],
+    ['a fenced broker', [[2, 0]], 'topic orders partition 0: replicas [2,0] name broker 2, which is fenced'],
+  ])('refuses a topic assignment with %s', (_, assignments, message) => {
+    const image = liveCluster([0, 1, 2]);
+    applyAll(image, [{ type: 'fence-broker', brokerId: 2, brokerEpoch: 2 }]);
+    const error = refusal(() => createTopic(image, { name: 'orders', topicId: topicUuid(1), configs: {}, assignments }));
+    expect(error.errorCode).toBe(ErrorCode.INVALID_REPLICA_ASSIGNMENT);
+    expect(error.message).toBe(message);
+  });
+
+  it('refuses new-partition assignments of the wrong count or replication factor', () => {
+    const image = liveCluster([0, 1, 2]);
+    applyAll(image, createTopic(image, request({ partitions: 1, replicationFactor: 2 })));
+    expect(refusal(() => createPartitions(image, { name: 'orders', count: 3, assignments: [[0, 1]] })).message).toBe(
+      'topic orders: 1 replica assignment(s) given for 2 new partition(s)',
+    );
+    expect(refusal(() => createPartitions(image, { name: 'orders', count: 2, assignments: [[0, 1, 2]] })).message).toBe(
+      "topic orders partition 1: replicas [0,1,2] are not 2, the topic's replication factor",
+    );
+  });
+});
+
 describe('delete topic and topic configs', () => {
   it('removes the topic by id', () => {
     const image = liveCluster([0]);

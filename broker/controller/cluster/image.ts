@@ -113,10 +113,6 @@ export class ClusterImage {
     return this.clusterIdValue !== null && this.featureLevels.has(METADATA_VERSION_FEATURE);
   }
 
-  /** A broker may serve once it is registered and unfenced (its own catch-up is the caller's to add). */
-  brokerReady(brokerId: number): boolean {
-    return this.brokersById.get(brokerId)?.fenced === false;
-  }
 
   broker(brokerId: number): BrokerRegistration | undefined {
     return this.brokersById.get(brokerId);
@@ -132,8 +128,12 @@ export class ClusterImage {
     return this.brokers().filter((broker) => !broker.fenced);
   }
 
+  /**
+   * Registered and unfenced: may lead, sit in an ISR and take new replicas. A broker's
+   * /readyz is this and its own catch-up with the metadata log.
+   */
   isLive(brokerId: number): boolean {
-    return this.brokerReady(brokerId);
+    return this.brokersById.get(brokerId)?.fenced === false;
   }
 
   /** Where a client on `listener` reaches `brokerId`, or undefined when it has no such listener. */

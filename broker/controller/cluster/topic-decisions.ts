@@ -3,7 +3,8 @@
 //
 // Placement is the seeds' rule over the live brokers sorted by id: replica j of partition i is
 // on broker (i + j) mod n, so leaders (replica 0) spread evenly and a partition's replicas are
-// distinct brokers.
+// distinct brokers. A caller may give each partition's replicas instead (CreateTopics and
+// CreatePartitions assignments); they must be live brokers, as many as the replication factor.
 import { ErrorCode } from '../../protocol/errors.js';
 import { invalidTopicNameReason } from '../metadata-store.js';
 import { topicConfigSpecByName, topicConfigSpecs } from '../topic-configs.js';
@@ -30,14 +31,19 @@ export function invalidTopicConfigReason(configs: Readonly<Record<string, string
   return null;
 }
 
-export interface CreateTopicRequest {
+/** One partition's replicas in preference order, as CreateTopics and CreatePartitions may give them. */
+export type ReplicaAssignment = readonly number[];
+
+interface TopicIdentity {
   readonly name: string;
   /** Chosen by the caller (a random UUID), so the decision stays a pure function. */
   readonly topicId: string;
-  readonly partitions: number;
-  readonly replicationFactor: number;
   readonly configs: Readonly<Record<string, string>>;
 }
+
+/** A topic placed by the rule (a partition count and replication factor) or by the caller's assignments. */
+export type CreateTopicRequest = TopicIdentity &
+  ({ readonly partitions: number; readonly replicationFactor: number } | { readonly assignments: readonly ReplicaAssignment[] });
 
 export function createTopic(image: ClusterImage, request: CreateTopicRequest): ClusterRecord[] {
   const nameProblem = invalidTopicNameReason(request.name);
@@ -46,14 +52,23 @@ export function createTopic(image: ClusterImage, request: CreateTopicRequest): C
   if (image.topicById(request.topicId)) {
     throw new ControllerDecisionError(ErrorCode.INVALID_REQUEST, `topic id ${request.topicId} is already taken by topic ${image.topicById(request.topicId)!.name}`);
   }
-  if (!Number.isInteger(request.partitions) || request.partitions < 1) {
-    throw new ControllerDecisionError(ErrorCode.INVALID_PARTITIONS, `topic ${request.name}: partition count ${request.partitions} must be at least 1`);
-  }
   const configProblem = invalidTopicConfigReason(request.configs);
   if (configProblem) throw new ControllerDecisionError(ErrorCode.INVALID_CONFIG, `topic ${request.name}: ${configProblem}`);
-  const brokers = placementBrokers(image, request.name, request.replicationFactor);
+  let assignments: readonly ReplicaAssignment[];
+  if ('assignments' in request) {
+    if (request.assignments.length === 0) {
+      throw new ControllerDecisionError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `topic ${request.name}: the replica assignment names no partition`);
+    }
+    assignments = request.assignments;
+    checkAssignments(image, request.name, 0, assignments, assignments[0]!.length);
+  } else {
+    if (!Number.isInteger(request.partitions) || request.partitions < 1) {
+      throw new ControllerDecisionError(ErrorCode.INVALID_PARTITIONS, `topic ${request.name}: partition count ${request.partitions} must be at least 1`);
+    }
+    assignments = placed(image, request.name, 0, request.partitions, request.replicationFactor);
+  }
   const records: ClusterRecord[] = [{ type: 'topic', name: request.name, topicId: request.topicId }];
-  for (let index = 0; index < request.partitions; index++) records.push(newPartition(request.topicId, index, brokers, request.replicationFactor));
+  assignments.forEach((replicas, index) => records.push(newPartition(request.topicId, index, replicas)));
   for (const [name, value] of Object.entries(request.configs)) {
     records.push({ type: 'config', resourceType: ConfigResourceType.topic, resourceName: request.name, name, value });
   }
@@ -64,9 +79,11 @@ export interface CreatePartitionsRequest {
   readonly name: string;
   /** The new total partition count. */
   readonly count: number;
+  /** The new partitions' replicas; placed by the rule when absent. */
+  readonly assignments?: readonly ReplicaAssignment[];
 }
 
-/** Grows a topic to `count` partitions, placed as at creation with the topic's replication factor. */
+/** Grows a topic to `count` partitions, with the topic's replication factor. */
 export function createPartitions(image: ClusterImage, request: CreatePartitionsRequest): ClusterRecord[] {
   const topic = knownTopic(image, request.name);
   const current = topic.partitions.length;
@@ -77,10 +94,20 @@ export function createPartitions(image: ClusterImage, request: CreatePartitionsR
     );
   }
   const replicationFactor = topic.partitions[0]?.replicas.length ?? 1;
-  const brokers = placementBrokers(image, request.name, replicationFactor);
-  const records: ClusterRecord[] = [];
-  for (let index = current; index < request.count; index++) records.push(newPartition(topic.topicId, index, brokers, replicationFactor));
-  return records;
+  let assignments: readonly ReplicaAssignment[];
+  if (request.assignments) {
+    if (request.assignments.length !== request.count - current) {
+      throw new ControllerDecisionError(
+        ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+        `topic ${request.name}: ${request.assignments.length} replica assignment(s) given for ${request.count - current} new partition(s)`,
+      );
+    }
+    assignments = request.assignments;
+    checkAssignments(image, request.name, current, assignments, replicationFactor);
+  } else {
+    assignments = placed(image, request.name, current, request.count - current, replicationFactor);
+  }
+  return assignments.map((replicas, offset) => newPartition(topic.topicId, current + offset, replicas));
 }
 
 export function deleteTopic(image: ClusterImage, name: string): ClusterRecord[] {
@@ -112,8 +139,8 @@ function knownTopic(image: ClusterImage, name: string): TopicState {
   return topic;
 }
 
-/** The live brokers new replicas go on, checked against the replication factor. */
-function placementBrokers(image: ClusterImage, topicName: string, replicationFactor: number): number[] {
+/** Replicas for partitions first..first+count-1 by the placement rule over the live brokers. */
+function placed(image: ClusterImage, topicName: string, first: number, count: number, replicationFactor: number): number[][] {
   const live = image.liveBrokers().map((broker) => broker.brokerId);
   if (!Number.isInteger(replicationFactor) || replicationFactor < 1) {
     throw new ControllerDecisionError(ErrorCode.INVALID_REPLICATION_FACTOR, `topic ${topicName}: replication factor ${replicationFactor} must be at least 1`);
@@ -126,10 +153,34 @@ function placementBrokers(image: ClusterImage, topicName: string, replicationFac
         '; use a smaller replication factor or start more brokers',
     );
   }
-  return live;
+  return Array.from({ length: count }, (_, offset) =>
+    Array.from({ length: replicationFactor }, (_, j) => live[(first + offset + j) % live.length]!),
+  );
 }
 
-function newPartition(topicId: string, index: number, brokers: readonly number[], replicationFactor: number): ClusterRecord {
-  const replicas = Array.from({ length: replicationFactor }, (_, j) => brokers[(index + j) % brokers.length]!);
-  return { type: 'partition', topicId, partitionIndex: index, replicas, isr: [...replicas], leader: replicas[0]!, leaderEpoch: 0, partitionEpoch: 0 };
+/** Caller-given replicas: each list as long as the replication factor, without repeats, on live brokers. */
+function checkAssignments(
+  image: ClusterImage,
+  topicName: string,
+  first: number,
+  assignments: readonly ReplicaAssignment[],
+  replicationFactor: number,
+): void {
+  assignments.forEach((replicas, offset) => {
+    const where = `topic ${topicName} partition ${first + offset}: replicas [${replicas}]`;
+    const refuse = (why: string): never => {
+      throw new ControllerDecisionError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `${where} ${why}`);
+    };
+    if (replicas.length === 0) refuse('are empty');
+    if (replicas.length !== replicationFactor) refuse(`are not ${replicationFactor}, the topic's replication factor`);
+    if (new Set(replicas).size !== replicas.length) refuse('repeat a broker');
+    for (const brokerId of replicas) {
+      if (!image.broker(brokerId)) refuse(`name broker ${brokerId}, which is not registered`);
+      if (!image.isLive(brokerId)) refuse(`name broker ${brokerId}, which is fenced`);
+    }
+  });
+}
+
+function newPartition(topicId: string, index: number, replicas: ReplicaAssignment): ClusterRecord {
+  return { type: 'partition', topicId, partitionIndex: index, replicas: [...replicas], isr: [...replicas], leader: replicas[0]!, leaderEpoch: 0, partitionEpoch: 0 };
 }
