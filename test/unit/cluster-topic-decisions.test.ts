@@ -88,6 +88,8 @@ describe('create topic', () => {
     ['an existing name', () => request(), 'TOPIC_ALREADY_EXISTS', 'topic orders already exists'],
     ['an illegal name', () => request({ name: 'a b' }), 'INVALID_TOPIC_EXCEPTION', 'has characters other than'],
     ['no partitions', () => request({ name: 'x', topicId: topicUuid(2), partitions: 0 }), 'INVALID_PARTITIONS', 'partition count 0 must be at least 1'],
+    ['an upper-case topic id', () => request({ name: 'x', topicId: topicUuid(2).toUpperCase() }), 'INVALID_REQUEST', 'is not a lowercase, non-zero UUID'],
+    ['the zero topic id', () => request({ name: 'x', topicId: '00000000-0000-0000-0000-000000000000' }), 'INVALID_REQUEST', 'topic x: topic id "00000000-0000-0000-0000-000000000000" is not'],
     ['a taken topic id', () => request({ name: 'x' }), 'INVALID_REQUEST', `topic id ${topicUuid(1)} is already taken by topic orders`],
     ['an unsupported config', () => request({ name: 'x', topicId: topicUuid(2), configs: { 'compression.typo': 'x' } }), 'INVALID_CONFIG', 'unsupported topic config "compression.typo"'],
     ['min.insync.replicas 0', () => request({ name: 'x', topicId: topicUuid(2), configs: { 'min.insync.replicas': '0' } }), 'INVALID_CONFIG', 'min.insync.replicas="0" is invalid: expected an integer ≥ 1'],

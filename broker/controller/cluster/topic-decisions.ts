@@ -49,6 +49,9 @@ export function createTopic(image: ClusterImage, request: CreateTopicRequest): C
   const nameProblem = invalidTopicNameReason(request.name);
   if (nameProblem) throw new ControllerDecisionError(ErrorCode.INVALID_TOPIC_EXCEPTION, nameProblem);
   if (image.topic(request.name)) throw new ControllerDecisionError(ErrorCode.TOPIC_ALREADY_EXISTS, `topic ${request.name} already exists`);
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(request.topicId) || /^[0-]+$/.test(request.topicId)) {
+    throw new ControllerDecisionError(ErrorCode.INVALID_REQUEST, `topic ${request.name}: topic id "${request.topicId}" is not a lowercase, non-zero UUID`);
+  }
   if (image.topicById(request.topicId)) {
     throw new ControllerDecisionError(ErrorCode.INVALID_REQUEST, `topic id ${request.topicId} is already taken by topic ${image.topicById(request.topicId)!.name}`);
   }
