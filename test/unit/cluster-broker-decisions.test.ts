@@ -178,6 +178,7 @@ describe('registration and heartbeats', () => {
     ['port 0', { brokerId: 4, listeners: [{ name: 'A', host: 'h', port: 0 }] }, 'listener A port 0 is not 1-65535'],
     ['an empty host', { brokerId: 4, listeners: [{ name: 'A', host: '', port: 1 }] }, 'listener A has no host'],
     ['a negative id', { brokerId: -1, listeners }, 'broker id must be a non-negative integer'],
+    ['an incarnation id that is not a UUID', { brokerId: 4, listeners, incarnationId: 'x' }, 'broker 4 registration: incarnation id "x" is not a lowercase UUID'],
   ])('refuses a registration with %s', (_, fields, message) => {
     const { image } = cluster();
     const error = refusal(() => registerBroker(image, { incarnationId: incarnation(4), rack: null, ...fields }, clean));

@@ -31,7 +31,7 @@ export interface RegistrationDecision {
  * old one was still unfenced it is fenced first, so its leaderships move before it returns.
  */
 export function registerBroker(image: ClusterImage, request: BrokerRegistrationRequest, defaults: ControllerDefaults): RegistrationDecision {
-  checkListeners(request);
+  checkRegistration(request);
   const known = image.broker(request.brokerId);
   if (known?.incarnationId === request.incarnationId) return { records: [], brokerEpoch: known.brokerEpoch };
   const records: ClusterRecord[] = known && !known.fenced ? fenceBroker(image, request.brokerId, defaults) : [];
@@ -48,10 +48,13 @@ export function registerBroker(image: ClusterImage, request: BrokerRegistrationR
   return { records, brokerEpoch };
 }
 
-function checkListeners(request: BrokerRegistrationRequest): void {
+function checkRegistration(request: BrokerRegistrationRequest): void {
   const where = `broker ${request.brokerId} registration`;
   if (!Number.isInteger(request.brokerId) || request.brokerId < 0) {
     throw new ControllerDecisionError(ErrorCode.INVALID_REQUEST, `${where}: broker id must be a non-negative integer`);
+  }
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(request.incarnationId)) {
+    throw new ControllerDecisionError(ErrorCode.INVALID_REQUEST, `${where}: incarnation id "${request.incarnationId}" is not a lowercase UUID`);
   }
   if (request.listeners.length === 0) throw new ControllerDecisionError(ErrorCode.INVALID_REQUEST, `${where} names no listener`);
   const seen = new Set<string>();
