@@ -229,23 +229,20 @@ describe('cluster image snapshots', () => {
 });
 
 describe('cluster metadata applier', () => {
-  it('applies encoded entries, skips start-of-term markers, snapshots and restores', () => {
+  it('applies committed records, snapshots and restores', () => {
     const applier = new ClusterMetadataApplier();
     const records = liveCluster([0, 1]).records();
-    for (const record of records) {
-      applier.apply({ data: null });
-      applier.apply({ data: new Uint8Array(encodeClusterRecord(record)) });
-    }
+    records.forEach((record, i) => applier.apply({ index: i + 1, term: 1, data: new Uint8Array(encodeClusterRecord(record)) }));
     expect(applier.image.liveBrokers().map((b) => b.brokerId)).toEqual([0, 1]);
     const snapshot = applier.snapshot();
     const other = new ClusterMetadataApplier();
-    other.restore({ data: snapshot });
+    other.restore({ lastIndex: records.length, lastTerm: 1, data: snapshot });
     expect(other.image.records()).toEqual(records);
   });
 
   it('stops at an entry that does not fit the image', () => {
     const applier = new ClusterMetadataApplier();
     const record: ClusterRecord = { type: 'remove-topic', topicId: ordersId };
-    expect(() => applier.apply({ data: encodeClusterRecord(record) })).toThrow(`cannot apply RemoveTopicRecord(topicId=${ordersId})`);
+    expect(() => applier.apply({ index: 1, term: 1, data: encodeClusterRecord(record) })).toThrow(`cannot apply RemoveTopicRecord(topicId=${ordersId})`);
   });
 });

@@ -1,23 +1,21 @@
-// What the metadata quorum's driver applies committed entries to: each entry's data is one
-// encoded cluster record (a null is a new leader's start-of-term marker and is skipped), and a
-// snapshot's data is the image's own snapshot bytes.
-import type { RaftEntry, RaftSnapshot } from '../raft/types.js';
+// The cluster image as the metadata quorum's state machine: each committed record's data is
+// one encoded cluster record, and a snapshot's data is the image's own snapshot bytes.
+import type { CommittedRecord, MetadataApplier } from '../quorum/applier.js';
 import { ClusterImage } from './image.js';
 import { decodeClusterRecord } from './records.js';
 
-export class ClusterMetadataApplier {
+export class ClusterMetadataApplier implements MetadataApplier {
   private current = new ClusterImage();
 
   get image(): ClusterImage {
     return this.current;
   }
 
-  apply(entry: Pick<RaftEntry, 'data'>): void {
-    if (entry.data === null) return;
-    this.current.apply(decodeClusterRecord(entry.data));
+  apply(record: CommittedRecord): void {
+    this.current.apply(decodeClusterRecord(record.data));
   }
 
-  restore(snapshot: Pick<RaftSnapshot, 'data'>): void {
+  restore(snapshot: Parameters<MetadataApplier['restore']>[0]): void {
     this.current = ClusterImage.restore(snapshot.data);
   }
 
