@@ -2,29 +2,12 @@
 // timing. The leader is killed with SIGKILL while it commits records; a new leader takes over
 // and commits more; the killed voter restarts from its data dir and catches up. Nothing any
 // leader reported committed is lost, and every voter applied the same record at each index.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { bundleVoterScript, startVoterProcess, type VoterProcess } from '../support/quorum-voter-process.js';
 import { freePorts, waitFor } from '../support/quorum-voters.js';
-
-interface VoterEvent {
-  event: 'started' | 'leader' | 'applied' | 'committed' | 'restored';
-  index?: number;
-  term?: number;
-  leader?: number | null;
-  data?: string;
-}
-
-interface VoterProcess {
-  id: number;
-  child: ChildProcess;
-  events: VoterEvent[];
-  stderr: string;
-  exited: Promise<void>;
-}
 
 let root: string;
 let script: string;
@@ -32,16 +15,7 @@ const processes: VoterProcess[] = [];
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'klab-quorum-processes-'));
-  script = join(root, 'quorum-voter.mjs');
-  await build({
-    entryPoints: [join(import.meta.dirname, '../support/quorum-voter.ts')],
-    outfile: script,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    logLevel: 'warning',
-  });
+  script = await bundleVoterScript(root);
 });
 afterAll(async () => {
   for (const voter of processes) {
@@ -52,21 +26,7 @@ afterAll(async () => {
 });
 
 function startVoter(id: number, voterList: string): VoterProcess {
-  const child = spawn(process.execPath, [script, '--id', String(id), '--voters', voterList, '--data-dir', join(root, `voter-${id}`)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const voter: VoterProcess = { id, child, events: [], stderr: '', exited: new Promise((resolve) => child.once('close', () => resolve())) };
-  let partial = '';
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (text: string) => {
-    const lines = (partial + text).split('\n');
-    partial = lines.pop()!;
-    for (const line of lines) voter.events.push(JSON.parse(line) as VoterEvent);
-  });
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (text: string) => {
-    voter.stderr += text;
-  });
+  const voter = startVoterProcess(script, id, voterList, join(root, `voter-${id}`));
   processes.push(voter);
   return voter;
 }

@@ -120,6 +120,10 @@ class PeerLink {
     this.backoffMs = options.limits.reconnectInitialMs;
   }
 
+  get queued(): number {
+    return this.queuedBytes;
+  }
+
   get idle(): boolean {
     return this.queue.length === 0 && (this.socket === null || !this.open || this.socket.writableLength === 0);
   }
@@ -280,6 +284,11 @@ export class QuorumTransport {
   /** When a frame last arrived from `peer` (ms since the epoch), or null if never. */
   lastContact(peer: NodeId): number | null {
     return this.contact.get(peer) ?? null;
+  }
+
+  /** Bytes of frames waiting for `peer` (not yet handed to its socket). */
+  queuedBytes(peer: NodeId): number {
+    return this.peers.get(peer)?.queued ?? 0;
   }
 
   /** Frames dropped so far because a peer's queue was full. */
