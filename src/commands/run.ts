@@ -17,6 +17,8 @@ import { statusTable } from '../run/status-table.js';
 import type { RunSession } from '../run/session.js';
 import { snapshotAfterStage } from '../snapshots/hook.js';
 import { stageSnapshotsFor } from '../snapshots/open.js';
+import type { StageSnapshots } from '../snapshots/stage-snapshots.js';
+import { loadInventory } from '../inventory/load.js';
 
 interface GlobalOptions {
   inventory: string;
@@ -40,8 +42,13 @@ function screenReporter(session: RunSession, json: boolean, plan: boolean): Repo
   return new PlainReporter(out, [...session.hosts.keys()], plan);
 }
 
-async function runStages(session: RunSession, stages: readonly Stage[], flags: RunFlags, plan: boolean): Promise<StageSummary[]> {
-  const snapshots = !plan && (flags.snapshots === true || session.loaded.inventory.snapshots === 'each-stage') ? await stageSnapshotsFor(session.loaded) : undefined;
+async function runStages(
+  session: RunSession,
+  stages: readonly Stage[],
+  flags: RunFlags,
+  plan: boolean,
+  snapshots: StageSnapshots | undefined,
+): Promise<StageSummary[]> {
   // listr2 owns a terminal while a stage is on screen: snapshot lines wait for the end of the run there.
   const later: string[] = [];
   const afterStage = snapshots
@@ -83,12 +90,15 @@ function finish(summaries: readonly StageSummary[], logPath: string, json: boole
 async function up(global: GlobalOptions, flags: RunFlags, command: string, plan: boolean, pick: (stages: Stage[]) => Stage[]): Promise<void> {
   // Stage names are checked before any host is contacted.
   const stages = pick(await loadPlaybooks(playbooksDir()));
+  // So is the hypervisor, when snapshots are wanted: a run that cannot take them does not start.
+  const loaded = plan ? undefined : await loadInventory(global.inventory);
+  const snapshots = loaded && (flags.snapshots === true || loaded.inventory.snapshots === 'each-stage') ? await stageSnapshotsFor(loaded) : undefined;
   await withSession({ inventoryFile: global.inventory, command, createKeys: !plan }, async (session) => {
     // Said once, before the stages, in plain output only: JSON lines stay events.
     if (flags.json !== true) for (const warning of inventoryWarnings(session.loaded.inventory)) out(`warning: ${warning}`);
     let summaries: StageSummary[];
     try {
-      summaries = await runStages(session, stages, flags, plan);
+      summaries = await runStages(session, stages, flags, plan, snapshots);
     } catch (error) {
       if (flags.json === true) {
         const exitCode = session.interrupted ? exitCodes.interrupted : error instanceof KlabError ? error.exitCode : exitCodes.internal;
