@@ -132,6 +132,8 @@ export const inventorySchema = z.strictObject({
   broker: brokerSchema.prefault({}),
   proxy: proxySchema.optional(),
   hypervisor: hypervisorSchema.optional(),
+  /** each-stage: every `klab up` snapshots every VM after each stage, as `klab up --snapshots` does. */
+  snapshots: z.enum(['each-stage', 'off']).default('off'),
 });
 
 export type HostSpec = z.infer<typeof hostSchema>;

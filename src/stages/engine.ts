@@ -42,9 +42,18 @@ export interface EngineOptions {
   reporter: Reporter;
   /** Where stage markers live on a host; tests point it at a temporary folder per host. */
   markerDirFor?: (host: string) => string;
-  /** Runs after a stage finished on all its hosts (not in dry-run): the hook for VM snapshots. */
-  afterStage?: (stage: Stage, hosts: readonly string[]) => Promise<void>;
+  /**
+   * Runs after a stage finished on all its hosts, and after a stage skipped as already done
+   * (not in dry-run): the hook for VM snapshots.
+   */
+  afterStage?: (stage: Stage, hosts: readonly string[], how: AfterStage) => Promise<void>;
 }
+
+/**
+ * How a stage came to be done: it ran now, or it was skipped; a skipped stage also tells
+ * whether a later stage is done on one of its hosts (then the machines are past it).
+ */
+export type AfterStage = { ran: true } | { ran: false; laterStageDone: boolean };
 
 export interface StageFailure {
   stage: string;
@@ -139,6 +148,9 @@ export class StageEngine {
       if (decision.action === 'skip') {
         await this.emit({ type: 'stage-skip', stage: stage.id, description: stage.description, reason: decision.reason });
         summaries.push({ stage: stage.id, status: 'skipped', reason: decision.reason });
+        // Stage ids begin with their two-digit number, so they sort in stage order.
+        const laterStageDone = hosts.some((h) => [...(markers.get(h)?.keys() ?? [])].some((id) => id > stage.id));
+        if (!this.options.dryRun) await this.options.afterStage?.(stage, hosts, { ran: false, laterStageDone });
         continue;
       }
       const result = await this.runStage(stage, hosts, decision.finishedOn, digests);
@@ -202,7 +214,7 @@ export class StageEngine {
           return new HostStep(host, dryRun, context).wet(`record ${stage.id}`, () => writeMarker(host, marker, this.markerDir(h), context.secrets));
         }),
       );
-      await this.options.afterStage?.(stage, hosts);
+      await this.options.afterStage?.(stage, hosts, { ran: true });
     }
     await this.emit({ type: 'stage-end', stage: stage.id, status: failures.length > 0 ? 'failed' : 'done', counts, durationMs: Date.now() - started });
     return { failures, counts };
