@@ -8,6 +8,10 @@ export interface CommittedRecord {
   readonly data: Uint8Array;
 }
 
+/**
+ * A method that throws stops the voter (the driver reports a 'failed' event): an image that
+ * could not apply a committed record would no longer match the other voters'.
+ */
 export interface MetadataApplier {
   /** Applies one committed record; records arrive in index order, each exactly once per process. */
   apply(record: CommittedRecord): void;

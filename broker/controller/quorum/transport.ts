@@ -170,6 +170,9 @@ class PeerLink {
     this.socket = socket;
     this.open = false;
     socket.setNoDelay(true);
+    // A peer whose host vanished (a pod rescheduled, a cable pulled) sends no FIN; keepalive
+    // notices, so the link redials instead of feeding a dead connection until TCP gives up.
+    socket.setKeepAlive(true, 5000);
     socket.setTimeout(limits.connectTimeoutMs, () => socket.destroy(new Error(`no handshake answer within ${limits.connectTimeoutMs} ms`)));
     const reader = new FrameReader(maxHandshakeBytes);
     let retryAfterMax = false;
