@@ -24,16 +24,13 @@ const PARTITIONS = 3;
 
 let broker: BrokerProcess;
 let kafka: KafkaClient;
-let wire: WireClient;
 
 beforeAll(async () => {
   broker = await startBroker();
   kafka = kafkaClient(broker.bootstrap);
-  wire = await WireClient.connect(broker.port);
 });
 
 afterAll(async () => {
-  wire?.destroy();
   await broker?.dispose();
 });
 
@@ -78,14 +75,49 @@ function expectStoredAsDelivered(
 
 /** The batches the broker stores for one partition, as a fetch from offset 0 returns them. */
 async function storedBatches(topic: string, partition: number) {
-  const response = await wire.request(fetchApi, 11, {
-    maxWaitMs: 0,
-    minBytes: 0,
-    maxBytes: 10 * 1024 * 1024,
-    topics: [{ topic, partitions: [{ partition, fetchOffset: 0n, partitionMaxBytes: 10 * 1024 * 1024 }] }],
-    forgottenTopicsData: [],
-  });
-  return splitBatches(response.responses[0]!.partitions[0]!.records!);
+  // A connection per call: a test may have restarted the broker since the last one.
+  const wire = await WireClient.connect(broker.port);
+  try {
+    const response = await wire.request(fetchApi, 11, {
+      maxWaitMs: 0,
+      minBytes: 0,
+      maxBytes: 10 * 1024 * 1024,
+      topics: [{ topic, partitions: [{ partition, fetchOffset: 0n, partitionMaxBytes: 10 * 1024 * 1024 }] }],
+      forgottenTopicsData: [],
+    });
+    return splitBatches(response.responses[0]!.partitions[0]!.records!);
+  } finally {
+    wire.destroy();
+  }
+}
+
+/** One producer id for every batch and, per partition, sequences continuing each other from 0. */
+async function expectOneIdempotentProducer(topic: string): Promise<void> {
+  const producerIds = new Set<number>();
+  for (let partition = 0; partition < PARTITIONS; partition++) {
+    const batches = await storedBatches(topic, partition);
+    expect(batches.length, `partition ${partition}`).toBeGreaterThan(1);
+    let nextSequence = 0;
+    for (const batch of batches) {
+      producerIds.add(batch.producerId);
+      expect(batch.baseSequence, `partition ${partition} batch at ${batch.baseOffset}`).toBe(nextSequence);
+      nextSequence += batch.recordCount;
+    }
+  }
+  expect(producerIds.size).toBe(1);
+  expect([...producerIds][0]).toBeGreaterThanOrEqual(0);
+}
+
+/** Resolves once the topic's partitions hold at least `records` in all, and says how many. */
+async function waitForRecords(topic: string, records: number): Promise<number> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const offsets = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
+    const stored = offsets.reduce((sum, partition) => sum + Number(partition.high), 0);
+    if (stored >= records) return stored;
+    if (Date.now() > deadline) throw new Error(`${topic} holds ${stored} records, waited for ${records}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 describe.each(clients)('%s against the broker', (client) => {
@@ -208,19 +240,26 @@ describe('confluent-kafka idempotent producer', () => {
       batchRecords: 20,
     });
     expectStoredAsDelivered(sent, deliveries, await consumeWithKcat(broker.bootstrap, topic));
-    // The batches carry one producer id and, per partition, sequences that continue each other.
-    const producerIds = new Set<number>();
-    for (let partition = 0; partition < PARTITIONS; partition++) {
-      const batches = await storedBatches(topic, partition);
-      expect(batches.length, `partition ${partition}`).toBeGreaterThan(1);
-      let nextSequence = 0;
-      for (const batch of batches) {
-        producerIds.add(batch.producerId);
-        expect(batch.baseSequence, `partition ${partition} batch at ${batch.baseOffset}`).toBe(nextSequence);
-        nextSequence += batch.recordCount;
-      }
-    }
-    expect(producerIds.size).toBe(1);
-    expect([...producerIds][0]).toBeGreaterThanOrEqual(0);
+    await expectOneIdempotentProducer(topic);
+  });
+
+  // Last in the file: it restarts the broker.
+  it('carries on through kill -9 and a restart of the broker: no record lost, none stored twice, order kept', async () => {
+    const topic = 'py-confluent-idempotent-restart';
+    await createTopic(topic);
+    const sent = outgoing('confluent idempotent restart', 1500);
+    const producing = pythonProduce('confluent-kafka', broker.bootstrap, topic, sent, {
+      acks: 'all',
+      idempotent: true,
+      batchRecords: 10,
+      paceMs: 2,
+    });
+    const storedBeforeKill = await waitForRecords(topic, 300);
+    await broker.kill9();
+    await broker.restart();
+    const { deliveries } = await producing;
+    expect(storedBeforeKill, 'the broker was killed only after every record was written').toBeLessThan(sent.length);
+    expectStoredAsDelivered(sent, deliveries, await consumeWithKcat(broker.bootstrap, topic));
+    await expectOneIdempotentProducer(topic);
   });
 });

@@ -115,15 +115,18 @@ export interface PythonProduceOptions {
   idempotent?: boolean;
   /** confluent-kafka only: batch.num.messages, to make many small requests. */
   batchRecords?: number;
+  /** confluent-kafka only: a pause after each record, so the broker can be stopped mid-stream. */
+  paceMs?: number;
 }
 
 export function pythonProduce(client: PythonClient, bootstrap: string, topic: string, records: readonly OutgoingRecord[], options: PythonProduceOptions) {
-  if ((options.idempotent || options.batchRecords !== undefined) && client !== 'confluent-kafka') {
-    throw new PythonClientError(client, 'produce', 'idempotent and batchRecords are confluent-kafka options');
+  if ((options.idempotent || options.batchRecords !== undefined || options.paceMs !== undefined) && client !== 'confluent-kafka') {
+    throw new PythonClientError(client, 'produce', 'idempotent, batchRecords and paceMs are confluent-kafka options');
   }
   const args = ['--bootstrap', bootstrap, '--topic', topic, '--acks', options.acks, '--compression', options.compression ?? 'none'];
   if (options.idempotent) args.push('--idempotent');
   if (options.batchRecords !== undefined) args.push('--batch-records', String(options.batchRecords));
+  if (options.paceMs !== undefined) args.push('--pace-ms', String(options.paceMs));
   return runDriver(client, 'produce', args, produceSchema, JSON.stringify(records));
 }
 

@@ -90,6 +90,8 @@ def produce(args):
             **options,
         )
         producer.poll(0)
+        if args.pace_ms:
+            time.sleep(args.pace_ms / 1000)
     unflushed = producer.flush(args.timeout)
     if unflushed:
         fail(f"{unflushed} records still undelivered after {args.timeout} s")
@@ -194,6 +196,8 @@ def main():
             command.add_argument("--idempotent", action="store_true")
             command.add_argument("--compression", choices=["none", "gzip", "snappy", "lz4", "zstd"], default="none")
             command.add_argument("--batch-records", type=int, default=10000)
+            # A pause after each record, so a test can stop the broker while records are in flight.
+            command.add_argument("--pace-ms", type=float, default=0)
         if name == "group":
             command.add_argument("--group", required=True)
             command.add_argument("--limit", type=int)
