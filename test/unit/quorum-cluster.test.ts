@@ -194,6 +194,21 @@ describe('quorum drivers on loopback', { timeout: 60_000 }, () => {
     expect(await refusal(encodeHandshake({ clusterId: 'cluster-a', senderId: 1, receiverId: 2, voters: listOf(voters) }))).toContain('meant to dial voter 2');
   });
 
+  it('refuses to start with a voter list that leaves itself out, or on a controller address already in use', async () => {
+    const applier = new ListApplier();
+    const base = { clusterId: 'cluster-a', voters, dataDir: join(root, 'voter-x'), logger: new RecordingLogger(), applier };
+    await expect(QuorumDriver.start({ ...base, nodeId: 5, listen: voters.get(0)! })).rejects.toThrow(/node 5 is not among the voters 0, 1, 2/);
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(voters.get(0)!.port, '127.0.0.1', resolve));
+    try {
+      const failure = QuorumDriver.start({ ...base, nodeId: 0, listen: voters.get(0)! });
+      await expect(failure).rejects.toMatchObject({ name: 'QuorumListenError', address: voters.get(0) });
+      await expect(failure).rejects.toThrow(/cannot listen for controller connections on 127\.0\.0\.1:\d+: .*EADDRINUSE/);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+
   it('closes only the connection that sent a malformed frame', async () => {
     const group = [await startVoter(0), await startVoter(1), await startVoter(2)];
     await waitFor('a leader', () => leaderAmong(group));
