@@ -8,7 +8,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { QuorumDriver } from '../../broker/controller/quorum/driver.js';
+import { QuorumDriver, type QuorumEvent } from '../../broker/controller/quorum/driver.js';
 import { LeadershipLostError } from '../../broker/controller/quorum/errors.js';
 import { decodeHandshakeResponse, encodeHandshake, encodeRaftMessage, type VoterAddress } from '../../broker/controller/quorum/wire.js';
 import { NotLeaderError } from '../../broker/controller/raft/errors.js';
@@ -18,6 +18,7 @@ import { ListApplier, RecordingLogger, freePorts, waitFor } from '../support/quo
 interface Voter {
   id: NodeId;
   driver: QuorumDriver;
+  events: QuorumEvent[];
   applier: ListApplier;
   logger: RecordingLogger;
 }
@@ -56,7 +57,9 @@ async function startVoter(id: NodeId, options: { clusterId?: string; voterList?:
     timing,
     snapshotEveryEntries: 8,
   });
-  const voter = { id, driver, applier, logger };
+  const events: QuorumEvent[] = [];
+  driver.subscribe((event) => events.push(event));
+  const voter = { id, driver, events, applier, logger };
   running[id] = voter;
   return voter;
 }
@@ -106,6 +109,9 @@ describe('quorum drivers on loopback', { timeout: 60_000 }, () => {
       expect(voter.logEnd).toBeGreaterThanOrEqual(positions.at(-1)!.index);
       expect(voter.lastContact).not.toBeNull();
     }
+    const term = status.term;
+    expect(leader.events).toContainEqual({ kind: 'role-changed', role: 'leader', term });
+    for (const voter of group) expect(voter.events).toContainEqual({ kind: 'leader-changed', leader: leader.id, term });
   });
 
   it('elect a new leader when the leader stops without resigning, and take the stopped voter back from its data dir', async () => {
