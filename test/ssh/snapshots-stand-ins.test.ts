@@ -2,10 +2,10 @@
 // here): the stand-ins check the exact arguments klab passes and answer in the real tools'
 // formats, errors included. StageSnapshots (take, replace, list, delete, restore) runs on
 // top of the vmrun stand-in.
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { KlabError } from '../../src/errors.js';
 import { SnapshotError } from '../../src/snapshots/driver.js';
 import { snapshotAfterStage } from '../../src/snapshots/hook.js';
@@ -14,7 +14,19 @@ import { SnapshotRecordFile } from '../../src/snapshots/record.js';
 import { StageSnapshots } from '../../src/snapshots/stage-snapshots.js';
 import { VmwareDriver } from '../../src/snapshots/vmware.js';
 import type { Stage } from '../../src/stages/playbook.js';
-import { standIn, type StandInVm } from '../support/hypervisor-stand-ins.js';
+import { standIn as writeStandIn, type StandInVm } from '../support/hypervisor-stand-ins.js';
+
+/** Every temp folder the tests make, removed at the end. */
+const folders: string[] = [];
+afterAll(async () => {
+  await Promise.all(folders.map((f) => rm(f, { recursive: true, force: true })));
+});
+
+async function standIn(...args: Parameters<typeof writeStandIn>) {
+  const made = await writeStandIn(...args);
+  folders.push(made.dir);
+  return made;
+}
 
 const fresh = (): StandInVm => ({ snapshots: [], running: true });
 
@@ -147,6 +159,7 @@ describe('stage snapshots over the stand-in vmrun', () => {
   async function snapshots(vms: Record<string, StandInVm> = {}) {
     const lab = await vmwareLab(vms);
     const dir = await mkdtemp(path.join(os.tmpdir(), 'klab-inventory-'));
+    folders.push(dir);
     return { ...lab, snapshots: new StageSnapshots(lab.driver, new SnapshotRecordFile(path.join(dir, '.klab', 'snapshots.json'))) };
   }
 

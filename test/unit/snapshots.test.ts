@@ -1,9 +1,9 @@
 // Stage snapshots without a hypervisor: names, the record file, the vmrun/virsh output
 // parsers and argument lists, and the hypervisor block checks.
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { KlabError } from '../../src/errors.js';
 import { inventorySchema } from '../../src/inventory/schema.js';
 import type { LoadedInventory } from '../../src/inventory/load.js';
@@ -15,6 +15,17 @@ import { VmwareDriver, parseListSnapshots, parseRunningVms, vmrunDefaults, vmrun
 import { snapshotTable } from '../../src/commands/snapshot.js';
 
 const hosts = ['master', 'node1', 'node2'].map((name, i) => ({ name, address: `10.0.0.${i + 1}`, internalAddress: `10.0.0.${i + 1}`, role: i === 0 ? 'control-plane' : 'worker' }));
+
+const folders: string[] = [];
+afterAll(async () => {
+  await Promise.all(folders.map((f) => rm(f, { recursive: true, force: true })));
+});
+
+async function tempFolder(): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'klab-record-'));
+  folders.push(dir);
+  return dir;
+}
 
 function loaded(extra: Record<string, unknown>): LoadedInventory {
   return { file: '/labs/klab.yaml', dir: '/labs', inventory: inventorySchema.parse({ hosts, ...extra }) };
@@ -43,7 +54,7 @@ describe('the snapshot record', () => {
   });
 
   it('parallel updates through the file all land, and the file is private', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'klab-record-'));
+    const dir = await tempFolder();
     const file = new SnapshotRecordFile(path.join(dir, '.klab', 'snapshots.json'));
     await Promise.all(['master', 'node1', 'node2'].map((vm) => file.update((r) => withTaken(r, 'klab-00-preflight', vm, `t-${vm}`))));
     expect((await file.read()).snapshots['klab-00-preflight']).toEqual({ master: 't-master', node1: 't-node1', node2: 't-node2' });
@@ -51,7 +62,7 @@ describe('the snapshot record', () => {
   });
 
   it('a missing file is an empty record; a damaged one is a typed error naming the file', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'klab-record-'));
+    const dir = await tempFolder();
     expect(await readSnapshotRecord(path.join(dir, 'none.json'))).toEqual(emptyRecord());
     const damaged = path.join(dir, 'snapshots.json');
     await writeFile(damaged, '{"format": 2, "snapshots": {}}');
