@@ -62,7 +62,10 @@ async function klab(...args: string[]): Promise<{ code: number; stdout: string; 
   return { code, stdout: stdout.join(''), stderr: stderr.join('') };
 }
 
-describe('klab run commands against real sshd hosts', () => {
+// Every remote command starts root's shell on this machine, and its ~/.bashrc may be slow (on
+// the machines here it runs `pyenv init`, about 2 s a command under load); a plan of stages
+// 00-10 runs dozens of them in a row, so these tests get far more than the suite's 60 s.
+describe('klab run commands against real sshd hosts', { timeout: 300_000 }, () => {
   it('plan runs the shipped playbooks read-only and says what each stage would change', async () => {
     const file = await inventoryFile('one', 1);
     const result = await klab('plan', '-i', file);
