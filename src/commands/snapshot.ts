@@ -156,11 +156,11 @@ async function rollback(global: GlobalOptions, stageName: string, flags: { yes?:
 
 export function registerSnapshotCommands(program: Command): void {
   const globals = (command: Command): GlobalOptions => command.optsWithGlobals<GlobalOptions>();
-  const snapshot = program.command('snapshot').description("the VM snapshots klab up --snapshots takes after each stage (through the inventory's hypervisor)");
+  const snapshot = program.command('snapshot').description("The VM snapshots klab up --snapshots takes after each stage (through the inventory's hypervisor)");
 
   snapshot
     .command('list')
-    .description('show which stages have a snapshot on which VM, and when it was taken')
+    .description('Show which stages have a snapshot on which VM, and when it was taken')
     .option('--json', 'one JSON document on standard output')
     .action(async (flags: { json?: boolean }, command: Command) => {
       await list(globals(command), flags);
@@ -168,7 +168,7 @@ export function registerSnapshotCommands(program: Command): void {
 
   snapshot
     .command('delete')
-    .description("delete a stage's snapshot from every VM, or all of klab's snapshots")
+    .description("Delete a stage's snapshot from every VM, or all of klab's snapshots")
     .argument('[stage]', 'the stage: 03, kernel or 03-kernel')
     .option('--all', "every klab snapshot (other snapshots are left alone)")
     .action(async (stage: string | undefined, flags: { all?: boolean }, command: Command) => {
@@ -177,7 +177,7 @@ export function registerSnapshotCommands(program: Command): void {
 
   program
     .command('rollback')
-    .description("restore every VM to the snapshot taken after STAGE, start them, wait for SSH and show klab status")
+    .description("Restore every VM to the snapshot taken after STAGE, start them, wait for SSH and show klab status")
     .argument('<stage>', 'the stage: 03, kernel or 03-kernel')
     .option('-y, --yes', 'restore without asking')
     .action(async (stage: string, flags: { yes?: boolean }, command: Command) => {
