@@ -68,7 +68,7 @@ function expectStoredAsDelivered(
     });
   });
   // Per partition, the offsets follow the order the records were sent in, from 0 without gaps.
-  for (const [partition, inPartition] of byPartition(deliveries.map((delivery) => delivery))) {
+  for (const [partition, inPartition] of byPartition(deliveries)) {
     expect(inPartition.map((delivery) => delivery.offset), `partition ${partition}`).toEqual(inPartition.map((_, i) => i));
   }
 }
