@@ -12,7 +12,9 @@ const hostName = z
 const address = z
   .string()
   .min(1)
-  .refine((v) => isIP(v) !== 0 || /^[a-zA-Z0-9]([-.a-zA-Z0-9]*[a-zA-Z0-9])?$/.test(v), 'expected an IP address or a DNS name');
+  .refine((v) => isIP(v) !== 0 || /^[a-zA-Z0-9]([-.a-zA-Z0-9]*[a-zA-Z0-9])?$/.test(v), 'expected an IP address or a DNS name')
+  // Four dotted numbers are meant as an IPv4 address (999.1.1.1 is a typo, not a host name).
+  .refine((v) => !/^\d+(\.\d+){3}$/.test(v) || isIP(v) === 4, 'expected an IPv4 address with four numbers from 0 to 255');
 
 const ipv4Cidr = z
   .string()

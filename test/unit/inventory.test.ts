@@ -157,6 +157,11 @@ describe('problems name the file, the line, the key and what was expected', () =
     expect(error.message).toContain(`${file}:14:22: hosts[2].internalAddress: expected an IPv4 address the hosts use among themselves, got "10.0.0.300"`);
   });
 
+  test('an address of four dotted numbers must be a valid IPv4 address, not a host name', async () => {
+    const { error, file } = await problemsOf(threeHosts().replace('address: 10.0.0.12', 'address: 10.0.0.312'));
+    expect(error.message).toContain(`${file}:13:14: hosts[2].address: expected an IPv4 address with four numbers from 0 to 255, got "10.0.0.312"`);
+  });
+
   test('duplicate host names, addresses and internal addresses', async () => {
     const text = threeHosts()
       .replace('name: node2', 'name: node1')
