@@ -1,8 +1,10 @@
 // Building cluster metadata images for tests, and the invariants every image the controller's
 // decisions produce must keep. The checker remembers each partition's last leader and epoch,
 // so it also sees a leader change that did not raise the leader epoch.
+import { ControllerDecisionError } from '../../broker/controller/cluster/elections.js';
 import { ClusterImage, type TopicState } from '../../broker/controller/cluster/image.js';
 import { NO_LEADER, type ClusterRecord } from '../../broker/controller/cluster/records.js';
+import { createTopic } from '../../broker/controller/cluster/topic-decisions.js';
 
 export function incarnation(brokerId: number, generation = 0): string {
   return `00000000-0000-4000-8000-${(brokerId * 1000 + generation).toString(16).padStart(12, '0')}`;
@@ -75,4 +77,32 @@ export class ClusterInvariants {
       }
     }
   }
+}
+
+export const ordersId = topicUuid(1);
+
+/**
+ * Brokers 0-2 and `orders` created by the controller: partitions [0,1,2], [1,2,0], [2,0,1].
+ * `decide` applies a decision's records and checks the invariants after each one.
+ */
+export function clusterWithOrders(): { image: ClusterImage; decide: (records: ClusterRecord[]) => void } {
+  const image = liveCluster([0, 1, 2]);
+  const invariants = new ClusterInvariants();
+  const decide = (records: ClusterRecord[]) => {
+    applyAll(image, records);
+    invariants.check(image);
+  };
+  decide(createTopic(image, { name: 'orders', topicId: ordersId, partitions: 3, replicationFactor: 3, configs: {} }));
+  return { image, decide };
+}
+
+/** The ControllerDecisionError an action throws; any other outcome (another error, or none) fails the test. */
+export function decisionRefusal(action: () => unknown): ControllerDecisionError {
+  try {
+    action();
+  } catch (error) {
+    if (error instanceof ControllerDecisionError) return error;
+    throw error;
+  }
+  throw new Error('expected a ControllerDecisionError');
 }

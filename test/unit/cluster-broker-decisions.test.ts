@@ -11,47 +11,22 @@ import {
   unfenceBroker,
   type ControllerDefaults,
 } from '../../broker/controller/cluster/broker-decisions.js';
-import { ControllerDecisionError } from '../../broker/controller/cluster/elections.js';
 import type { ClusterImage } from '../../broker/controller/cluster/image.js';
-import { ConfigResourceType, NO_LEADER, type ClusterRecord } from '../../broker/controller/cluster/records.js';
-import { createTopic } from '../../broker/controller/cluster/topic-decisions.js';
+import { ConfigResourceType, NO_LEADER } from '../../broker/controller/cluster/records.js';
 import { ErrorCode } from '../../broker/protocol/errors.js';
-import { ClusterInvariants, applyAll, incarnation, liveCluster, topicUuid } from '../support/cluster-images.js';
+import { clusterWithOrders, decisionRefusal, incarnation, ordersId } from '../support/cluster-images.js';
 
 const clean: ControllerDefaults = { uncleanLeaderElection: false };
 const unclean: ControllerDefaults = { uncleanLeaderElection: true };
-const ordersId = topicUuid(1);
-
-/** Brokers 0-2 and `orders`: partitions [0,1,2], [1,2,0], [2,0,1]. */
-function cluster(): { image: ClusterImage; invariants: ClusterInvariants; decide: (records: ClusterRecord[]) => void } {
-  const image = liveCluster([0, 1, 2]);
-  const invariants = new ClusterInvariants();
-  const decide = (records: ClusterRecord[]) => {
-    applyAll(image, records);
-    invariants.check(image);
-  };
-  decide(createTopic(image, { name: 'orders', topicId: ordersId, partitions: 3, replicationFactor: 3, configs: {} }));
-  return { image, invariants, decide };
-}
 
 function state(image: ClusterImage, index: number) {
   const { isr, leader, leaderEpoch } = image.partition(ordersId, index)!;
   return { isr: [...isr], leader, leaderEpoch };
 }
 
-function refusal(action: () => unknown): ControllerDecisionError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof ControllerDecisionError) return error;
-    throw error;
-  }
-  throw new Error('expected a ControllerDecisionError');
-}
-
 describe('fencing a broker', () => {
   it('moves its leaderships to the first live ISR member in replica order and takes it out of every ISR', () => {
-    const { image, decide } = cluster();
+    const { image, decide } = clusterWithOrders();
     decide(fenceBroker(image, 0, clean));
     expect(image.isLive(0)).toBe(false);
     expect(state(image, 0)).toEqual({ isr: [1, 2], leader: 1, leaderEpoch: 1 });
@@ -60,14 +35,14 @@ describe('fencing a broker', () => {
   });
 
   it('follows the replica order, not the ISR order, when choosing the new leader', () => {
-    const { image, decide } = cluster();
+    const { image, decide } = clusterWithOrders();
     decide([{ type: 'partition-change', topicId: ordersId, partitionIndex: 0, isr: [0, 2, 1], leader: -2 }]);
     decide(fenceBroker(image, 0, clean));
     expect(state(image, 0).leader).toBe(1);
   });
 
   it('leaves a partition whose whole ISR is gone offline, keeping the last ISR member to come back', () => {
-    const { image, decide } = cluster();
+    const { image, decide } = clusterWithOrders();
     decide(fenceBroker(image, 0, clean));
     decide(fenceBroker(image, 1, clean));
     expect(state(image, 0)).toEqual({ isr: [2], leader: 2, leaderEpoch: 2 });
@@ -77,7 +52,7 @@ describe('fencing a broker', () => {
   });
 
   it('with unclean election (topic config) elects the first live replica, whose ISR is itself alone', () => {
-    const { image, decide } = cluster();
+    const { image, decide } = clusterWithOrders();
     decide([{ type: 'config', resourceType: ConfigResourceType.topic, resourceName: 'orders', name: 'unclean.leader.election.enable', value: 'true' }]);
     decide([{ type: 'partition-change', topicId: ordersId, partitionIndex: 0, isr: [0], leader: -2 }]);
     decide(fenceBroker(image, 0, clean));
@@ -85,7 +60,7 @@ describe('fencing a broker', () => {
   });
 
   it('with unclean election as the broker default does the same; a topic config of false overrides it', () => {
-    const { image, decide } = cluster();
+    const { image, decide } = clusterWithOrders();
     decide([{ type: 'partition-change', topicId: ordersId, partitionIndex: 0, isr: [0], leader: -2 }]);
     const records = fenceBroker(image, 0, unclean);
     expect(records).toContainEqual({ type: 'partition-change', topicId: ordersId, partitionIndex: 0, isr: [1], leader: 1 });
@@ -95,7 +70,7 @@ describe('fencing a broker', () => {
   });
 
   it('with unclean election but no live replica left, the partition stays offline', () => {
-    const { image, decide } = cluster();
+    const { image, decide } = clusterWithOrders();
     decide(fenceBroker(image, 1, unclean));
     decide(fenceBroker(image, 2, unclean));
     decide(fenceBroker(image, 0, unclean));
@@ -103,10 +78,10 @@ describe('fencing a broker', () => {
   });
 
   it('fencing a fenced broker changes nothing; an unknown broker is refused', () => {
-    const { image, decide } = cluster();
+    const { image, decide } = clusterWithOrders();
     decide(fenceBroker(image, 2, clean));
     expect(fenceBroker(image, 2, clean)).toEqual([]);
-    const error = refusal(() => fenceBroker(image, 9, clean));
+    const error = decisionRefusal(() => fenceBroker(image, 9, clean));
     expect(error.errorCode).toBe(ErrorCode.BROKER_ID_NOT_REGISTERED);
     expect(error.message).toBe('broker 9 is not registered with the controller');
   });
@@ -114,7 +89,7 @@ describe('fencing a broker', () => {
 
 describe('unfencing a broker', () => {
   it('gives offline partitions it is the ISR member of back to it, with a new leader epoch', () => {
-    const { image, decide } = cluster();
+    const { image, decide } = clusterWithOrders();
     decide(fenceBroker(image, 0, clean));
     decide(fenceBroker(image, 1, clean));
     decide(fenceBroker(image, 2, clean));
@@ -124,7 +99,7 @@ describe('unfencing a broker', () => {
   });
 
   it('leaves offline a partition it is only a replica of, unless unclean election is enabled', () => {
-    const { image, decide } = cluster();
+    const { image, decide } = clusterWithOrders();
     decide(fenceBroker(image, 0, clean));
     decide(fenceBroker(image, 1, clean));
     decide(fenceBroker(image, 2, clean));
@@ -135,7 +110,7 @@ describe('unfencing a broker', () => {
   });
 
   it('unfencing a live broker changes nothing', () => {
-    const { image } = cluster();
+    const { image } = clusterWithOrders();
     expect(unfenceBroker(image, 1, clean)).toEqual([]);
   });
 });
@@ -144,7 +119,7 @@ describe('registration and heartbeats', () => {
   const listeners = [{ name: 'INTERNAL', host: 'b3', port: 9092 }];
 
   it('registers a new broker fenced with the next broker epoch; a retry changes nothing', () => {
-    const { image, decide } = cluster();
+    const { image, decide } = clusterWithOrders();
     const first = registerBroker(image, { brokerId: 3, incarnationId: incarnation(3), listeners, rack: 'r' }, clean);
     expect(first.brokerEpoch).toBe(3);
     expect(first.records).toEqual([
@@ -157,7 +132,7 @@ describe('registration and heartbeats', () => {
   });
 
   it('a new incarnation of a live broker fences the old one first, so its leaderships move', () => {
-    const { image, decide } = cluster();
+    const { image, decide } = clusterWithOrders();
     const decision = registerBroker(image, { brokerId: 0, incarnationId: incarnation(0, 1), listeners, rack: null }, clean);
     expect(decision.records.map((record) => record.type)).toEqual(['fence-broker', 'partition-change', 'partition-change', 'partition-change', 'register-broker']);
     decide(decision.records);
@@ -166,7 +141,7 @@ describe('registration and heartbeats', () => {
   });
 
   it('a new incarnation of a fenced broker only re-registers', () => {
-    const { image, decide } = cluster();
+    const { image, decide } = clusterWithOrders();
     decide(fenceBroker(image, 0, clean));
     const decision = registerBroker(image, { brokerId: 0, incarnationId: incarnation(0, 1), listeners, rack: null }, clean);
     expect(decision.records.map((record) => record.type)).toEqual(['register-broker']);
@@ -180,14 +155,14 @@ describe('registration and heartbeats', () => {
     ['a negative id', { brokerId: -1, listeners }, 'broker id must be a non-negative integer'],
     ['an incarnation id that is not a UUID', { brokerId: 4, listeners, incarnationId: 'x' }, 'broker 4 registration: incarnation id "x" is not a lowercase UUID'],
   ])('refuses a registration with %s', (_, fields, message) => {
-    const { image } = cluster();
-    const error = refusal(() => registerBroker(image, { incarnationId: incarnation(4), rack: null, ...fields }, clean));
+    const { image } = clusterWithOrders();
+    const error = decisionRefusal(() => registerBroker(image, { incarnationId: incarnation(4), rack: null, ...fields }, clean));
     expect(error.errorCode).toBe(ErrorCode.INVALID_REQUEST);
     expect(error.message).toContain(message);
   });
 
   it('a heartbeat unfences a caught-up fenced broker, keeps a lagging one fenced, and fences one shutting down', () => {
-    const { image, decide } = cluster();
+    const { image, decide } = clusterWithOrders();
     decide(fenceBroker(image, 1, clean));
     expect(brokerHeartbeat(image, { brokerId: 1, brokerEpoch: 1, caughtUp: false, wantFence: false }, clean)).toEqual({ records: [], fenced: true });
     const back = brokerHeartbeat(image, { brokerId: 1, brokerEpoch: 1, caughtUp: true, wantFence: false }, clean);
@@ -202,17 +177,17 @@ describe('registration and heartbeats', () => {
   });
 
   it('refuses a heartbeat with a stale broker epoch or from an unregistered broker', () => {
-    const { image } = cluster();
-    const stale = refusal(() => brokerHeartbeat(image, { brokerId: 1, brokerEpoch: 0, caughtUp: true, wantFence: false }, clean));
+    const { image } = clusterWithOrders();
+    const stale = decisionRefusal(() => brokerHeartbeat(image, { brokerId: 1, brokerEpoch: 0, caughtUp: true, wantFence: false }, clean));
     expect(stale.errorCode).toBe(ErrorCode.STALE_BROKER_EPOCH);
     expect(stale.message).toBe('broker 1 heartbeat names epoch 0, but its registration has epoch 1: register again');
-    expect(refusal(() => brokerHeartbeat(image, { brokerId: 8, brokerEpoch: 0, caughtUp: true, wantFence: false }, clean)).errorCode).toBe(
+    expect(decisionRefusal(() => brokerHeartbeat(image, { brokerId: 8, brokerEpoch: 0, caughtUp: true, wantFence: false }, clean)).errorCode).toBe(
       ErrorCode.BROKER_ID_NOT_REGISTERED,
     );
   });
 
   it('finds the live brokers whose session ran out', () => {
-    const { image, decide } = cluster();
+    const { image, decide } = clusterWithOrders();
     decide(fenceBroker(image, 2, clean));
     const heard = new Map([
       [0, 10_000],

@@ -4,27 +4,13 @@
 // unclean on demand).
 import { describe, expect, it } from 'vitest';
 import { fenceBroker, unfenceBroker, type ControllerDefaults } from '../../broker/controller/cluster/broker-decisions.js';
-import { ControllerDecisionError } from '../../broker/controller/cluster/elections.js';
 import type { ClusterImage } from '../../broker/controller/cluster/image.js';
 import { changeIsr, electLeaders, isrAfterLagCheck, rebalanceLeaders, type IsrChangeRequest } from '../../broker/controller/cluster/partition-decisions.js';
-import { NO_LEADER, type ClusterRecord } from '../../broker/controller/cluster/records.js';
-import { createTopic } from '../../broker/controller/cluster/topic-decisions.js';
+import { NO_LEADER } from '../../broker/controller/cluster/records.js';
 import { ErrorCode, errorName } from '../../broker/protocol/errors.js';
-import { ClusterInvariants, applyAll, liveCluster, topicUuid } from '../support/cluster-images.js';
+import { applyAll, clusterWithOrders, decisionRefusal, ordersId, topicUuid } from '../support/cluster-images.js';
 
 const clean: ControllerDefaults = { uncleanLeaderElection: false };
-const ordersId = topicUuid(1);
-
-function cluster(): { image: ClusterImage; decide: (records: ClusterRecord[]) => void } {
-  const image = liveCluster([0, 1, 2]);
-  const invariants = new ClusterInvariants();
-  const decide = (records: ClusterRecord[]) => {
-    applyAll(image, records);
-    invariants.check(image);
-  };
-  decide(createTopic(image, { name: 'orders', topicId: ordersId, partitions: 3, replicationFactor: 3, configs: {} }));
-  return { image, decide };
-}
 
 /** An ISR change from partition 0's current leader with its current epochs. */
 function fromLeader(image: ClusterImage, isr: number[], overrides: Partial<IsrChangeRequest> = {}): IsrChangeRequest {
@@ -40,19 +26,9 @@ function fromLeader(image: ClusterImage, isr: number[], overrides: Partial<IsrCh
   };
 }
 
-function refusal(action: () => unknown): ControllerDecisionError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof ControllerDecisionError) return error;
-    throw error;
-  }
-  throw new Error('expected a ControllerDecisionError');
-}
-
 describe('ISR changes from the leader', () => {
   it('shrinks when a follower lags and expands when it has caught up, keeping leader and leader epoch', () => {
-    const { image, decide } = cluster();
+    const { image, decide } = clusterWithOrders();
     decide(changeIsr(image, fromLeader(image, [0, 1])));
     expect(image.partition(ordersId, 0)).toMatchObject({ isr: [0, 1], leader: 0, leaderEpoch: 0, partitionEpoch: 1 });
     decide(changeIsr(image, fromLeader(image, [0, 1, 2])));
@@ -60,7 +36,7 @@ describe('ISR changes from the leader', () => {
   });
 
   it('an unchanged ISR needs no record', () => {
-    const { image } = cluster();
+    const { image } = clusterWithOrders();
     expect(changeIsr(image, fromLeader(image, [2, 1, 0]))).toEqual([]);
   });
 
@@ -74,22 +50,22 @@ describe('ISR changes from the leader', () => {
     ['an unknown topic id', (image: ClusterImage) => fromLeader(image, [0], { topicId: topicUuid(9) }), 'UNKNOWN_TOPIC_ID', `topic id ${topicUuid(9)} is unknown`],
     ['an unknown partition', (image: ClusterImage) => fromLeader(image, [0], { partitionIndex: 8 }), 'UNKNOWN_TOPIC_OR_PARTITION', 'topic orders has no partition 8'],
   ])('refuses %s', (_, make, code, message) => {
-    const { image } = cluster();
-    const error = refusal(() => changeIsr(image, make(image)));
+    const { image } = clusterWithOrders();
+    const error = decisionRefusal(() => changeIsr(image, make(image)));
     expect(errorName(error.errorCode)).toBe(code);
     expect(error.message).toContain(message);
   });
 
   it('refuses adding a fenced broker back into the ISR', () => {
-    const { image, decide } = cluster();
+    const { image, decide } = clusterWithOrders();
     decide(fenceBroker(image, 2, clean));
-    const error = refusal(() => changeIsr(image, fromLeader(image, [0, 1, 2])));
+    const error = decisionRefusal(() => changeIsr(image, fromLeader(image, [0, 1, 2])));
     expect(error.errorCode).toBe(ErrorCode.INELIGIBLE_REPLICA);
     expect(error.message).toBe('orders-0: broker 2 cannot join the ISR: it is fenced or not registered');
   });
 
   it('the lag check drops followers not caught up within replica.lag.time.max.ms, never the leader', () => {
-    const { image } = cluster();
+    const { image } = clusterWithOrders();
     const partition = image.partition(ordersId, 0)!;
     const caughtUp = new Map([
       [1, 95_000],
@@ -104,7 +80,7 @@ describe('ISR changes from the leader', () => {
 describe('preferred leader election', () => {
   /** Broker 0 fenced and back: it leads nothing until it rejoins the ISRs. */
   function afterRestartOfBroker0() {
-    const { image, decide } = cluster();
+    const { image, decide } = clusterWithOrders();
     decide(fenceBroker(image, 0, clean));
     decide(unfenceBroker(image, 0, clean));
     return { image, decide };
@@ -159,7 +135,7 @@ describe('preferred leader election', () => {
 
 describe('unclean leader election on demand', () => {
   it('gives an offline partition to the first live replica, or says none is live', () => {
-    const { image, decide } = cluster();
+    const { image, decide } = clusterWithOrders();
     decide(fenceBroker(image, 0, clean));
     decide(fenceBroker(image, 1, clean));
     decide(fenceBroker(image, 2, clean));
@@ -179,7 +155,7 @@ describe('unclean leader election on demand', () => {
   });
 
   it('prefers a live ISR member when one is there', () => {
-    const { image, decide } = cluster();
+    const { image, decide } = clusterWithOrders();
     decide([{ type: 'partition-change', topicId: ordersId, partitionIndex: 0, isr: [0, 2], leader: -2 }]);
     // Records written by hand, not by the decisions: an offline partition whose ISR [0, 2]
     // has a live member, which only an unclean election on demand would then repair.

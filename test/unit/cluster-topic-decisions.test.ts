@@ -3,7 +3,6 @@
 // every refusal is a ControllerDecisionError with the Kafka error code and a message naming
 // the topic and what to change.
 import { describe, expect, it } from 'vitest';
-import { ControllerDecisionError } from '../../broker/controller/cluster/elections.js';
 import type { ClusterImage } from '../../broker/controller/cluster/image.js';
 import {
   alterTopicConfigs,
@@ -15,20 +14,10 @@ import {
 } from '../../broker/controller/cluster/topic-decisions.js';
 import { ConfigResourceType } from '../../broker/controller/cluster/records.js';
 import { ErrorCode, errorName } from '../../broker/protocol/errors.js';
-import { ClusterInvariants, applyAll, liveCluster, topicUuid } from '../support/cluster-images.js';
+import { ClusterInvariants, applyAll, decisionRefusal, liveCluster, topicUuid } from '../support/cluster-images.js';
 
 function request(overrides: Partial<CreateTopicRequest> = {}): CreateTopicRequest {
   return { name: 'orders', topicId: topicUuid(1), partitions: 4, replicationFactor: 3, configs: {}, ...overrides };
-}
-
-function refusal(action: () => unknown): ControllerDecisionError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof ControllerDecisionError) return error;
-    throw error;
-  }
-  throw new Error('expected a ControllerDecisionError');
 }
 
 function placements(image: ClusterImage, name: string): number[][] {
@@ -71,17 +60,17 @@ describe('create topic', () => {
   it('refuses a replication factor above the live broker count, naming the live brokers', () => {
     const image = liveCluster([0, 1, 2]);
     applyAll(image, [{ type: 'fence-broker', brokerId: 2, brokerEpoch: 2 }]);
-    const error = refusal(() => createTopic(image, request({ replicationFactor: 3 })));
+    const error = decisionRefusal(() => createTopic(image, request({ replicationFactor: 3 })));
     expect(errorName(error.errorCode)).toBe('INVALID_REPLICATION_FACTOR');
     expect(error.message).toBe(
       'topic orders: replication factor 3 is larger than the 2 live broker(s) (0, 1); use a smaller replication factor or start more brokers',
     );
-    expect(refusal(() => createTopic(image, request({ replicationFactor: 0 }))).errorCode).toBe(ErrorCode.INVALID_REPLICATION_FACTOR);
+    expect(decisionRefusal(() => createTopic(image, request({ replicationFactor: 0 }))).errorCode).toBe(ErrorCode.INVALID_REPLICATION_FACTOR);
   });
 
   it('refuses with no live broker at all', () => {
     const image = liveCluster([]);
-    expect(refusal(() => createTopic(image, request({ replicationFactor: 1 }))).message).toContain('larger than the 0 live broker(s);');
+    expect(decisionRefusal(() => createTopic(image, request({ replicationFactor: 1 }))).message).toContain('larger than the 0 live broker(s);');
   });
 
   it.each([
@@ -97,7 +86,7 @@ describe('create topic', () => {
   ])('refuses %s', (_, make, code, message) => {
     const image = liveCluster([0, 1, 2]);
     applyAll(image, createTopic(image, request()));
-    const error = refusal(() => createTopic(image, make()));
+    const error = decisionRefusal(() => createTopic(image, make()));
     expect(errorName(error.errorCode)).toBe(code);
     expect(error.message).toContain(message);
   });
@@ -125,12 +114,12 @@ describe('create partitions', () => {
   it('refuses a count that does not grow the topic, an unknown topic, and too few live brokers', () => {
     const image = liveCluster([0, 1, 2]);
     applyAll(image, createTopic(image, request({ partitions: 2 })));
-    const shrink = refusal(() => createPartitions(image, { name: 'orders', count: 2 }));
+    const shrink = decisionRefusal(() => createPartitions(image, { name: 'orders', count: 2 }));
     expect(shrink.errorCode).toBe(ErrorCode.INVALID_PARTITIONS);
     expect(shrink.message).toBe('topic orders has 2 partitions; the new count (2) must be larger (partitions cannot be removed)');
-    expect(refusal(() => createPartitions(image, { name: 'nope', count: 3 })).errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    expect(decisionRefusal(() => createPartitions(image, { name: 'nope', count: 3 })).errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     applyAll(image, [{ type: 'fence-broker', brokerId: 0, brokerEpoch: 0 }]);
-    expect(refusal(() => createPartitions(image, { name: 'orders', count: 3 })).errorCode).toBe(ErrorCode.INVALID_REPLICATION_FACTOR);
+    expect(decisionRefusal(() => createPartitions(image, { name: 'orders', count: 3 })).errorCode).toBe(ErrorCode.INVALID_REPLICATION_FACTOR);
   });
 });
 
@@ -167,7 +156,7 @@ describe('caller-given replica assignments', () => {
   ])('refuses a topic assignment with %s', (_, assignments, message) => {
     const image = liveCluster([0, 1, 2]);
     applyAll(image, [{ type: 'fence-broker', brokerId: 2, brokerEpoch: 2 }]);
-    const error = refusal(() => createTopic(image, { name: 'orders', topicId: topicUuid(1), configs: {}, assignments }));
+    const error = decisionRefusal(() => createTopic(image, { name: 'orders', topicId: topicUuid(1), configs: {}, assignments }));
     expect(error.errorCode).toBe(ErrorCode.INVALID_REPLICA_ASSIGNMENT);
     expect(error.message).toBe(message);
   });
@@ -175,10 +164,10 @@ describe('caller-given replica assignments', () => {
   it('refuses new-partition assignments of the wrong count or replication factor', () => {
     const image = liveCluster([0, 1, 2]);
     applyAll(image, createTopic(image, request({ partitions: 1, replicationFactor: 2 })));
-    expect(refusal(() => createPartitions(image, { name: 'orders', count: 3, assignments: [[0, 1]] })).message).toBe(
+    expect(decisionRefusal(() => createPartitions(image, { name: 'orders', count: 3, assignments: [[0, 1]] })).message).toBe(
       'topic orders: 1 replica assignment(s) given for 2 new partition(s)',
     );
-    expect(refusal(() => createPartitions(image, { name: 'orders', count: 2, assignments: [[0, 1, 2]] })).message).toBe(
+    expect(decisionRefusal(() => createPartitions(image, { name: 'orders', count: 2, assignments: [[0, 1, 2]] })).message).toBe(
       "topic orders partition 1: replicas [0,1,2] are not 2, the topic's replication factor",
     );
   });
@@ -191,7 +180,7 @@ describe('delete topic and topic configs', () => {
     expect(deleteTopic(image, 'orders')).toEqual([{ type: 'remove-topic', topicId: topicUuid(1) }]);
     applyAll(image, deleteTopic(image, 'orders'));
     expect(image.topic('orders')).toBeUndefined();
-    expect(refusal(() => deleteTopic(image, 'orders')).message).toBe('topic orders does not exist');
+    expect(decisionRefusal(() => deleteTopic(image, 'orders')).message).toBe('topic orders does not exist');
   });
 
   it('sets and removes configs as config records', () => {
@@ -210,10 +199,10 @@ describe('delete topic and topic configs', () => {
   it('refuses an invalid value, removing an unknown config, and an unknown topic', () => {
     const image = liveCluster([0]);
     applyAll(image, createTopic(image, request({ replicationFactor: 1 })));
-    expect(refusal(() => alterTopicConfigs(image, { name: 'orders', set: { 'segment.bytes': '1' }, remove: [] })).message).toContain('segment.bytes="1" is invalid');
-    const unknown = refusal(() => alterTopicConfigs(image, { name: 'orders', set: {}, remove: ['nope'] }));
+    expect(decisionRefusal(() => alterTopicConfigs(image, { name: 'orders', set: { 'segment.bytes': '1' }, remove: [] })).message).toContain('segment.bytes="1" is invalid');
+    const unknown = decisionRefusal(() => alterTopicConfigs(image, { name: 'orders', set: {}, remove: ['nope'] }));
     expect(unknown.errorCode).toBe(ErrorCode.INVALID_CONFIG);
     expect(unknown.message).toBe('topic orders: unsupported topic config "nope" cannot be removed');
-    expect(refusal(() => alterTopicConfigs(image, { name: 'gone', set: {}, remove: [] })).errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    expect(decisionRefusal(() => alterTopicConfigs(image, { name: 'gone', set: {}, remove: [] })).errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   });
 });
