@@ -23,7 +23,9 @@ export interface StandInState {
   calls: string[][];
 }
 
-const vmrunScript = String.raw`
+// Both tools: take the state file's lock, load the VMs, log the call; `done` saves and
+// answers on standard output. Each tool's script adds its own `fail`.
+const sharedScript = String.raw`
 const fs = require('node:fs');
 const stateFile = __dirname + '/state.json';
 // klab calls the tool for several VMs at once: one call at a time holds the state file.
@@ -36,8 +38,11 @@ const state = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
 const args = process.argv.slice(2);
 state.calls.push(args);
 const save = () => { fs.writeFileSync(stateFile + '.tmp', JSON.stringify(state, null, 2)); fs.renameSync(stateFile + '.tmp', stateFile); };
-const fail = (message) => { save(); process.stdout.write('Error: ' + message + '\n'); process.exit(255); };
 const done = (text) => { save(); if (text) process.stdout.write(text); process.exit(0); };
+`;
+
+const vmrunScript = String.raw`
+const fail = (message) => { save(); process.stdout.write('Error: ' + message + '\n'); process.exit(255); };
 if (args[0] !== '-T' || !['ws', 'fusion', 'player', 'server', 'server1', 'esx', 'vc'].includes(args[1])) fail('Unrecognized host type');
 const [operation, vmx, ...rest] = args.slice(2);
 const needs = { snapshot: 2, listSnapshots: 1, revertToSnapshot: 2, deleteSnapshot: 2, start: 2, list: 0 }[operation];
@@ -86,20 +91,7 @@ switch (operation) {
 `;
 
 const virshScript = String.raw`
-const fs = require('node:fs');
-const stateFile = __dirname + '/state.json';
-// klab calls the tool for several VMs at once: one call at a time holds the state file.
-const lock = stateFile + '.lock';
-for (;;) {
-  try { fs.closeSync(fs.openSync(lock, 'wx')); break; } catch { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10); }
-}
-process.on('exit', () => fs.rmSync(lock, { force: true }));
-const state = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
-const args = process.argv.slice(2);
-state.calls.push(args);
-const save = () => { fs.writeFileSync(stateFile + '.tmp', JSON.stringify(state, null, 2)); fs.renameSync(stateFile + '.tmp', stateFile); };
 const fail = (message) => { save(); process.stderr.write('error: ' + message + '\n'); process.exit(1); };
-const done = (text) => { save(); if (text) process.stdout.write(text); process.exit(0); };
 let rest = args;
 let uri = 'qemu:///session';
 if (rest[0] === '-c') { uri = rest[1]; rest = rest.slice(2); }
@@ -167,7 +159,7 @@ export async function standIn(kind: 'vmrun' | 'virsh', vms: Record<string, Stand
   const dir = await mkdtemp(path.join(os.tmpdir(), `klab-${kind}-stand-in-`));
   const tool = path.join(dir, fileName);
   const stateFile = path.join(dir, 'state.json');
-  await writeFile(tool, `#!${process.execPath}\n${kind === 'vmrun' ? vmrunScript : virshScript}`);
+  await writeFile(tool, `#!${process.execPath}\n${sharedScript}${kind === 'vmrun' ? vmrunScript : virshScript}`);
   await chmod(tool, 0o755);
   const write = (state: StandInState) => writeFile(stateFile, JSON.stringify(state, null, 2));
   await write({ vms, calls: [] });
