@@ -7,12 +7,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { registerRunCommands } from '../../src/commands/run.js';
-import { runMain } from '../../src/commands/main.js';
 import { exitCodes } from '../../src/errors.js';
+import { cliInProcess } from '../support/cli-in-process.js';
 import { startSshd } from '../support/sshd.js';
 import type { SshdFixture } from '../support/sshd.js';
 
@@ -43,24 +42,7 @@ async function inventoryFile(name: string, hostCount: number): Promise<string> {
   return file;
 }
 
-async function klab(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (stdout.push(String(chunk)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (stderr.push(String(chunk)), true));
-  const program = new Command('klab').option('-i, --inventory <file>', 'inventory file', 'klab.yaml');
-  registerRunCommands(program);
-  process.exitCode = undefined;
-  try {
-    await runMain(program, ['node', 'klab', ...args]);
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = undefined;
-  return { code, stdout: stdout.join(''), stderr: stderr.join('') };
-}
+const klab = cliInProcess(registerRunCommands);
 
 // Every remote command starts root's shell on this machine, and its ~/.bashrc may be slow (on
 // the machines here it runs `pyenv init`, about 2 s a command under load); a plan of stages

@@ -6,13 +6,12 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { runMain } from '../../src/commands/main.js';
 import { registerRunCommands } from '../../src/commands/run.js';
 import { registerSnapshotCommands } from '../../src/commands/snapshot.js';
 import { exitCodes } from '../../src/errors.js';
+import { cliInProcess } from '../support/cli-in-process.js';
 import { standIn, type StandIn } from '../support/hypervisor-stand-ins.js';
 import { freePort, startSshd, type SshdFixture } from '../support/sshd.js';
 
@@ -55,25 +54,7 @@ async function inventory(name: string, options: { reachable: boolean; hypervisor
   return file;
 }
 
-async function klab(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (stdout.push(String(chunk)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (stderr.push(String(chunk)), true));
-  const program = new Command('klab').option('-i, --inventory <file>', 'inventory file', 'klab.yaml');
-  registerRunCommands(program);
-  registerSnapshotCommands(program);
-  process.exitCode = undefined;
-  try {
-    await runMain(program, ['node', 'klab', ...args]);
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = undefined;
-  return { code, stdout: stdout.join(''), stderr: stderr.join('') };
-}
+const klab = cliInProcess(registerRunCommands, registerSnapshotCommands);
 
 describe('klab snapshot and rollback with a stand-in vmrun', () => {
   it('snapshot list shows klab\'s snapshots by VM while the hosts cannot be reached over SSH', async () => {
