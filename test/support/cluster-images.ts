@@ -5,6 +5,7 @@ import { ControllerDecisionError } from '../../broker/controller/cluster/electio
 import { ClusterImage, type TopicState } from '../../broker/controller/cluster/image.js';
 import { NO_LEADER, type ClusterRecord } from '../../broker/controller/cluster/records.js';
 import { createTopic } from '../../broker/controller/cluster/topic-decisions.js';
+import { errorOf } from './thrown.js';
 
 export function incarnation(brokerId: number, generation = 0): string {
   return `00000000-0000-4000-8000-${(brokerId * 1000 + generation).toString(16).padStart(12, '0')}`;
@@ -98,11 +99,5 @@ export function clusterWithOrders(): { image: ClusterImage; decide: (records: Cl
 
 /** The ControllerDecisionError an action throws; any other outcome (another error, or none) fails the test. */
 export function decisionRefusal(action: () => unknown): ControllerDecisionError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof ControllerDecisionError) return error;
-    throw error;
-  }
-  throw new Error('expected a ControllerDecisionError');
+  return errorOf(ControllerDecisionError, action);
 }

@@ -6,6 +6,7 @@ import type { PartitionState, TopicState } from '../../broker/controller/cluster
 import { NO_LEADER } from '../../broker/controller/cluster/records.js';
 import { createTopic } from '../../broker/controller/cluster/topic-decisions.js';
 import { ClusterInvariantError, ClusterInvariants, applyAll, liveCluster, topicUuid, type ClusterView } from '../support/cluster-images.js';
+import { errorOf } from '../support/thrown.js';
 
 const topicId = topicUuid(1);
 
@@ -22,13 +23,7 @@ function view(partition: Partial<PartitionState>, live: readonly number[] = [0, 
 }
 
 function violation(action: () => void): ClusterInvariantError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof ClusterInvariantError) return error;
-    throw error;
-  }
-  throw new Error('expected a ClusterInvariantError');
+  return errorOf(ClusterInvariantError, action);
 }
 
 describe('cluster invariant checker', () => {

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RaftEntry } from '../../broker/controller/raft/types.js';
 import { RaftInvariantError, RaftInvariants, type LogView } from '../support/raft-invariants.js';
+import { errorOf } from '../support/thrown.js';
 
 function entry(index: number, term: number, text = `e${index}`): RaftEntry {
   return { index, term, data: new TextEncoder().encode(text) };
@@ -18,13 +19,7 @@ function view(id: number, entries: RaftEntry[], snapshotIndex = 0): LogView {
 }
 
 function violation(action: () => void): RaftInvariantError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof RaftInvariantError) return error;
-    throw error;
-  }
-  throw new Error('expected a RaftInvariantError');
+  return errorOf(RaftInvariantError, action);
 }
 
 describe('raft invariant checkers', () => {
