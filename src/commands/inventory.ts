@@ -41,7 +41,7 @@ export function registerInventoryCommands(program: Command): void {
     .option('--cni <name>', 'pod network: calico or flannel')
     .option('--pod-cidr <cidr>', 'pod network CIDR')
     .option('--service-cidr <cidr>', 'service CIDR (not asked; default 10.96.0.0/12)')
-    .option('--proxy-mode <mode>', 'kube-proxy mode: ipvs or iptables (not asked; default ipvs)')
+    .option('--proxy-mode <mode>', 'kube-proxy mode: ipvs, nftables or iptables (not asked; default ipvs)')
     .option('--broker-replicas <n>', 'broker replicas (not asked; default 3)')
     .option('--broker-partitions <n>', 'default partitions per topic (not asked; default 6)')
     .option('--broker-storage <size>', 'volume size per broker, e.g. 1Gi (not asked; default 1Gi)')
