@@ -26,13 +26,21 @@
 //
 // Offsets are JavaScript numbers (exact to 2^53); the high watermark equals the log end offset
 // on a single node, and replication will move it separately. Each batch carries the leader
-// epoch it was appended in, and truncateTo exists for followers that must drop a diverged tail.
+// epoch it was appended in, and the leader-epoch cache (leader-epoch-cache.ts) records where
+// each epoch starts. A follower copies its leader's batches unchanged with appendAsFollower,
+// and drops a diverged tail with truncateTo (or everything, with truncateFullyAndStartAt).
+//
+// The epoch checkpoint is written after the data it describes. Should that write fail, the
+// append still succeeds (the batches are stored), and the next append rewrites the checkpoint
+// before writing anything, so a segment never rolls while the file lags behind it: the batches
+// it misses are in the active segment, which recovery reads and adds to the cache anyway.
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { rootLogger, type Logger } from '../log.js';
 import { decodeStoredRecords } from './decompress.js';
 import { replaceFileDurably, syncDirectory } from './durable-file.js';
 import { describeOsError, StorageError, StorageErrorCode } from './errors.js';
+import { LeaderEpochCache, type EpochEndOffset, type EpochEntry } from './leader-epoch-cache.js';
 import { ProducerStateTable } from './producer-state.js';
 import { BATCH_HEADER_BYTES, batchSizeAt, RecordBatch, splitBatches, type TimestampType } from './record-batch.js';
 import { readAt, Segment, walkBatches, writeAt, writeAtSync } from './segment.js';
@@ -92,6 +100,12 @@ export interface AppendResult {
 export interface ReadOptions {
   /** Return the first batch whole even when it is larger than maxBytes (default true). */
   minOneMessage?: boolean;
+  /**
+   * Return only batches whose every offset is below this (default: the log end offset).
+   * Consumers read below the high watermark, followers up to the log end; a batch that
+   * straddles it is left out whole.
+   */
+  maxOffset?: number;
 }
 
 export interface TimestampLookup {
@@ -112,10 +126,18 @@ const SEGMENT_FILE = /^(\d{20})\.log$/;
 const INDEX_FILE = /^(\d{20})\.(index|timeindex)$/;
 const EMPTY = Buffer.alloc(0);
 
+interface FoundBatch {
+  position: number;
+  size: number;
+  lastOffset: number;
+}
+
 export class PartitionLog {
   private segments: Segment[];
   private startOffset: number;
   private producerState: ProducerStateTable;
+  /** True when the last write of the epoch checkpoint failed: the next append retries it first. */
+  private epochCheckpointStale = false;
   private queue: Promise<unknown> = Promise.resolve();
   private dirty = false;
   private flushing: Promise<void> | null = null;
@@ -129,6 +151,7 @@ export class PartitionLog {
     segments: Segment[],
     startOffset: number,
     producerState: ProducerStateTable,
+    private readonly epochs: LeaderEpochCache,
     private readonly logger: Logger,
     private readonly clock: () => number,
   ) {
@@ -146,6 +169,9 @@ export class PartitionLog {
     try {
       await mkdir(dir, { recursive: true });
       const checkpoint = await readLogStartCheckpoint(dir, name);
+      const epochs = LeaderEpochCache.forDir(dir);
+      const epochProblem = await epochs.load();
+      const activeEpochStarts: EpochEntry[] = [];
       const names = await readdir(dir);
       const bases = names
         .map((file) => SEGMENT_FILE.exec(file)?.[1])
@@ -169,7 +195,7 @@ export class PartitionLog {
           await replayProducerBatches(segment, producerState, producerHorizon);
         } else {
           const expectedBase = segments[i - 1]?.nextOffset ?? base;
-          await recoverActiveSegment(segment, fileSize, expectedBase, config, name, logger, producerState);
+          await recoverActiveSegment(segment, fileSize, expectedBase, config, name, logger, producerState, activeEpochStarts);
         }
       }
       if (segments.length === 0) segments.push(await Segment.create(dir, checkpoint ?? 0, clock()));
@@ -177,7 +203,8 @@ export class PartitionLog {
       if (active.rollBaseTimestamp < 0) active.rollBaseTimestamp = clock();
       const logEnd = segments[segments.length - 1]!.nextOffset;
       const startOffset = Math.min(Math.max(checkpoint ?? 0, segments[0]!.baseOffset), logEnd);
-      const log = new PartitionLog(dir, name, config, segments, startOffset, producerState, logger, clock);
+      await recoverEpochs(epochs, epochProblem, segments, activeEpochStarts, startOffset, name, logger);
+      const log = new PartitionLog(dir, name, config, segments, startOffset, producerState, epochs, logger, clock);
       logger.info('opened partition log', {
         partition: name,
         segments: segments.length,
@@ -225,6 +252,26 @@ export class PartitionLog {
     return this.segments.map((segment) => segment.baseOffset);
   }
 
+  /** The newest leader epoch that wrote to this log, or -1 when none did. */
+  get latestEpoch(): number {
+    return this.epochs.latestEpoch;
+  }
+
+  /**
+   * OffsetForLeaderEpoch: the largest epoch ≤ `epoch` this log knows and its end offset (the
+   * next known epoch's start offset, or the log end offset for the latest epoch). An epoch
+   * below the earliest known one, or an empty cache, answers leaderEpoch and endOffset -1.
+   */
+  endOffsetForEpoch(epoch: number): EpochEndOffset {
+    this.ensureOpen();
+    return this.epochs.endOffsetFor(epoch, this.logEndOffset);
+  }
+
+  /** The leader-epoch cache, oldest first (for tests and diagnostics). */
+  epochEntries(): ReadonlyArray<EpochEntry> {
+    return this.epochs.all();
+  }
+
   /** True when appends since the last flush have not been fsynced. */
   get needsFlush(): boolean {
     return this.dirty;
@@ -240,92 +287,71 @@ export class PartitionLog {
    * offsets from the log end. All bytes go to the file in one positional write.
    */
   async append(records: Buffer, options: AppendOptions = {}): Promise<AppendResult> {
-    const batches = splitBatches(records, { partition: this.name });
-    if (batches.length === 0) {
-      throw new StorageError(StorageErrorCode.INVALID_RECORD, 'a produce request must carry at least one record batch', {
-        partition: this.name,
-      });
-    }
-    for (const batch of batches) {
-      if (batch.sizeInBytes > this.currentConfig.maxMessageBytes) {
-        throw new StorageError(
-          StorageErrorCode.MESSAGE_TOO_LARGE,
-          `a ${batch.sizeInBytes}-byte record batch exceeds max.message.bytes ${this.currentConfig.maxMessageBytes}`,
-          { partition: this.name },
-        );
-      }
-    }
+    const batches = this.validateBatches(records, 'a produce request');
     return this.exclusive(async () => {
       this.ensureOpen();
       const duplicate = this.checkProducers(batches);
       if (duplicate) return duplicate;
-      const config = this.currentConfig;
       const now = this.clock();
-      let active = this.activeSegment;
-      const lastOffset = this.logEndOffset + batches.reduce((count, batch) => count + batch.lastOffsetDelta + 1, 0) - 1;
-      if (
-        !active.isEmpty &&
-        (active.size + records.length > config.segmentBytes ||
-          now - active.rollBaseTimestamp > config.segmentMs ||
-          lastOffset - active.baseOffset > MAX_RELATIVE_OFFSET)
-      ) {
-        active = await this.roll(now);
-      }
-
-      const baseOffset = this.logEndOffset;
-      let next = baseOffset;
+      const logAppendTime = this.currentConfig.timestampType === 'LogAppendTime' ? now : -1;
+      let next = this.logEndOffset;
       for (const batch of batches) {
         batch.setBaseOffset(next);
         batch.setPartitionLeaderEpoch(options.leaderEpoch ?? 0);
-        if (config.timestampType === 'LogAppendTime') batch.setLogAppendTime(now);
+        if (logAppendTime >= 0) batch.setLogAppendTime(logAppendTime);
         next = batch.nextOffset;
       }
+      return this.writeBatches(records, batches, now, logAppendTime);
+    });
+  }
 
-      const position = active.size;
-      try {
-        if (takeSyncWriteBudget(records.length)) writeAtSync(active.fh, records, position);
-        else await writeAt(active.fh, records, position);
-        if (config.fsync === 'always') await active.fh.datasync();
-      } catch (error) {
-        await this.undoWrite(active, position, error);
+  /**
+   * Appends batches fetched from the partition leader exactly as the leader stored them: base
+   * offsets, leader epochs, timestamps and CRCs stay as they are. They must continue the log
+   * without a gap or overlap. Duplicates are not checked (the leader did), but producer state
+   * and the epoch cache learn from them, so this replica can take over as leader.
+   */
+  async appendAsFollower(records: Buffer): Promise<AppendResult> {
+    const batches = this.validateBatches(records, 'records copied from the leader');
+    return this.exclusive(async () => {
+      this.ensureOpen();
+      let expected = this.logEndOffset;
+      for (const [i, batch] of batches.entries()) {
+        if (batch.baseOffset !== expected) {
+          const what = batch.baseOffset > expected ? 'a gap' : 'an overlap';
+          const where = i === 0 ? `the log end offset ${expected}` : `offset ${expected}, right after batch ${i - 1}`;
+          throw new StorageError(
+            StorageErrorCode.INVALID_RECORD,
+            `records copied from the leader: batch ${i} starts at offset ${batch.baseOffset} but must start at ${where} (${what}); nothing was stored`,
+            { partition: this.name },
+          );
+        }
+        expected = batch.nextOffset;
       }
-
-      let at = position;
-      for (const batch of batches) {
-        active.trackBatch(batch, at, batch.sizeInBytes, config.indexIntervalBytes);
-        at += batch.sizeInBytes;
-        if (batch.producerId >= 0) this.producerState.record(batch, batch.baseOffset);
-      }
-      active.lastModified = now;
-      this.dirty = config.fsync !== 'always';
-      return {
-        baseOffset,
-        lastOffset: next - 1,
-        logAppendTime: config.timestampType === 'LogAppendTime' ? now : -1,
-        logStartOffset: this.startOffset,
-        duplicate: false,
-      };
+      return this.writeBatches(records, batches, this.clock(), -1);
     });
   }
 
   /**
    * Whole batches from the one containing `offset`, up to `maxBytes` (but at least one batch
-   * when minOneMessage), read with positional reads into one Buffer. Empty at the high
-   * watermark, and with no budget and no batch owed; OFFSET_OUT_OF_RANGE outside
-   * [logStartOffset, highWatermark] either way, so a full fetch response still reports it.
+   * when minOneMessage), read with positional reads into one Buffer, none reaching
+   * options.maxOffset. Empty from maxOffset on, and with no budget and no batch owed;
+   * OFFSET_OUT_OF_RANGE outside [logStartOffset, logEndOffset] either way, so a full fetch
+   * response still reports it.
    */
   async read(offset: number, maxBytes: number, options: ReadOptions = {}): Promise<Buffer> {
     this.ensureOpen();
-    const end = this.highWatermark;
-    this.checkInRange(offset, end);
+    const logEnd = this.logEndOffset;
+    this.checkInRange(offset, logEnd);
+    const end = Math.min(options.maxOffset ?? logEnd, logEnd);
     const minOneMessage = options.minOneMessage ?? true;
-    if (offset === end || (maxBytes <= 0 && !minOneMessage)) return EMPTY;
+    if (offset >= end || (maxBytes <= 0 && !minOneMessage)) return EMPTY;
     const candidates = this.segments.slice(this.segmentIndexFor(offset));
     for (const segment of candidates) segment.acquire();
     try {
       for (const segment of candidates) {
         const found = await this.findBatch(segment, offset);
-        if (found) return await readWholeBatches(segment, found, maxBytes, minOneMessage);
+        if (found) return await readWholeBatches(segment, found, maxBytes, minOneMessage, end);
       }
       return EMPTY;
     } catch (error) {
@@ -454,12 +480,52 @@ export class PartitionLog {
       } catch (error) {
         throw this.storageError(`truncating to offset ${offset} failed`, error);
       }
+      // A stale checkpoint only names epochs past the new end, which the next open drops.
+      if (this.epochs.truncateFromEnd(this.logEndOffset)) await this.saveEpochs(false);
       const producerState = new ProducerStateTable();
       const horizon = this.clock() - PRODUCER_STATE_WINDOW_MS;
       for (const segment of this.segments) {
         await replayProducerBatches(segment, producerState, segment === keep ? Number.NEGATIVE_INFINITY : horizon);
       }
       this.producerState = producerState;
+    });
+  }
+
+  /**
+   * Deletes every segment and restarts the log empty at `offset`, which becomes the log start
+   * offset, for a follower whose leader no longer holds anything this log has. Producer state
+   * and the epoch cache are cleared. After a failure half way the log is closed: reopening it
+   * finds the new start offset and no segments (or the old ones to delete again).
+   */
+  async truncateFullyAndStartAt(offset: number): Promise<void> {
+    return this.exclusive(async () => {
+      this.ensureOpen();
+      if (!Number.isSafeInteger(offset) || offset < 0) {
+        throw new StorageError(StorageErrorCode.OFFSET_OUT_OF_RANGE, `cannot restart the log at offset ${offset}`, {
+          partition: this.name,
+        });
+      }
+      const previousEnd = this.logEndOffset;
+      try {
+        // The start offset first: a crash after it leaves nothing below it to serve.
+        await writeLogStartCheckpoint(this.dir, offset);
+        for (const segment of this.segments.slice().reverse()) {
+          await segment.deleteFiles();
+          this.segments.pop();
+        }
+        this.segments.push(await Segment.create(this.dir, offset, this.clock()));
+        await syncDirectory(this.dir);
+      } catch (error) {
+        this.closed = true;
+        for (const segment of this.segments) await segment.retire().catch(() => undefined);
+        throw this.storageError(`restarting the log at offset ${offset} failed; the log is closed and must be reopened`, error);
+      }
+      this.startOffset = offset;
+      this.dirty = false;
+      this.producerState = new ProducerStateTable();
+      // A stale checkpoint's entries all fall at or below the new start, which the next open drops.
+      if (this.epochs.clear()) await this.saveEpochs(false);
+      this.logger.info('log restarted empty', { partition: this.name, logStartOffset: offset, previousLogEndOffset: previousEnd });
     });
   }
 
@@ -551,8 +617,8 @@ export class PartitionLog {
   }
 
   /** The batch in `segment` whose last offset is ≥ `offset`, or null when the segment ends first. */
-  private async findBatch(segment: Segment, offset: number): Promise<{ position: number; size: number } | null> {
-    let found: { position: number; size: number } | null = null;
+  private async findBatch(segment: Segment, offset: number): Promise<FoundBatch | null> {
+    let found: FoundBatch | null = null;
     await walkBatches(
       segment.fh,
       segment.positionAtOrBefore(offset),
@@ -560,12 +626,94 @@ export class PartitionLog {
       { verify: false, chunkBytes: SCAN_CHUNK_BYTES },
       (batch, position, size) => {
         if (batch.lastOffset >= offset) {
-          found = { position, size };
+          found = { position, size, lastOffset: batch.lastOffset };
           return false;
         }
       },
     );
     return found;
+  }
+
+  /** Splits and checks appended records (`what` names them in errors): at least one batch, none over max.message.bytes. */
+  private validateBatches(records: Buffer, what: string): RecordBatch[] {
+    const batches = splitBatches(records, { partition: this.name });
+    if (batches.length === 0) {
+      throw new StorageError(StorageErrorCode.INVALID_RECORD, `${what} must carry at least one record batch`, {
+        partition: this.name,
+      });
+    }
+    for (const batch of batches) {
+      if (batch.sizeInBytes > this.currentConfig.maxMessageBytes) {
+        throw new StorageError(
+          StorageErrorCode.MESSAGE_TOO_LARGE,
+          `a ${batch.sizeInBytes}-byte record batch exceeds max.message.bytes ${this.currentConfig.maxMessageBytes}`,
+          { partition: this.name },
+        );
+      }
+    }
+    return batches;
+  }
+
+  /**
+   * Stores batches that already carry their final offsets (continuing the log end), epochs and
+   * timestamps: rolls first when due, writes all bytes at once, then updates indexes,
+   * producer state and the epoch cache. Runs inside the queue.
+   */
+  private async writeBatches(records: Buffer, batches: RecordBatch[], now: number, logAppendTime: number): Promise<AppendResult> {
+    if (this.epochCheckpointStale) await this.saveEpochs(true);
+    const config = this.currentConfig;
+    const baseOffset = batches[0]!.baseOffset;
+    const lastOffset = batches[batches.length - 1]!.lastOffset;
+    let active = this.activeSegment;
+    if (
+      !active.isEmpty &&
+      (active.size + records.length > config.segmentBytes ||
+        now - active.rollBaseTimestamp > config.segmentMs ||
+        lastOffset - active.baseOffset > MAX_RELATIVE_OFFSET)
+    ) {
+      active = await this.roll(now);
+    }
+
+    const position = active.size;
+    try {
+      if (takeSyncWriteBudget(records.length)) writeAtSync(active.fh, records, position);
+      else await writeAt(active.fh, records, position);
+      if (config.fsync === 'always') await active.fh.datasync();
+    } catch (error) {
+      await this.undoWrite(active, position, error);
+    }
+
+    let at = position;
+    let epochsChanged = false;
+    for (const batch of batches) {
+      active.trackBatch(batch, at, batch.sizeInBytes, config.indexIntervalBytes);
+      at += batch.sizeInBytes;
+      if (batch.producerId >= 0) this.producerState.record(batch, batch.baseOffset);
+      if (this.epochs.assign(batch.partitionLeaderEpoch, batch.baseOffset)) epochsChanged = true;
+    }
+    active.lastModified = now;
+    this.dirty = config.fsync !== 'always';
+    if (epochsChanged) await this.saveEpochs(false);
+    return { baseOffset, lastOffset, logAppendTime, logStartOffset: this.startOffset, duplicate: false };
+  }
+
+  /**
+   * Writes the epoch checkpoint. When `required`, a failure throws (nothing may be written
+   * while the file lags); otherwise it is logged and retried before the next append.
+   */
+  private async saveEpochs(required: boolean): Promise<void> {
+    try {
+      await this.epochs.save();
+      this.epochCheckpointStale = false;
+    } catch (error) {
+      this.epochCheckpointStale = true;
+      if (required) throw this.storageError(`writing the leader-epoch checkpoint ${this.epochs.path} failed`, error);
+      this.logger.error('could not write the leader-epoch checkpoint; retrying before the next append', {
+        partition: this.name,
+        file: this.epochs.path,
+        error: describeOsError(error),
+      });
+    }
   }
 
   /** Applies producer state to a batch list: a lone retried batch yields its earlier result. */
@@ -655,6 +803,8 @@ export class PartitionLog {
       }
     }
     this.logger.info('log start offset advanced', { partition: this.name, logStartOffset: offset, deletedSegments: drop, reason });
+    // A stale checkpoint is collapsed the same way on the next open.
+    if (this.epochs.truncateFromStart(offset)) await this.saveEpochs(false);
   }
 }
 
@@ -714,6 +864,7 @@ async function recoverActiveSegment(
   name: string,
   logger: Logger,
   producerState: ProducerStateTable,
+  epochStarts: EpochEntry[],
 ): Promise<void> {
   let expected = Math.max(expectedBase, segment.baseOffset);
   const result = await walkBatches(segment.fh, 0, fileSize, { verify: true, chunkBytes: RECOVERY_CHUNK_BYTES }, (batch, position, size) => {
@@ -722,6 +873,9 @@ async function recoverActiveSegment(
     }
     segment.trackBatch(batch, position, size, config.indexIntervalBytes);
     if (batch.producerId >= 0) producerState.record(batch, batch.baseOffset);
+    if (batch.partitionLeaderEpoch > (epochStarts.at(-1)?.epoch ?? -1)) {
+      epochStarts.push({ epoch: batch.partitionLeaderEpoch, startOffset: batch.baseOffset });
+    }
     expected = batch.nextOffset;
   });
   if (result.end < fileSize) {
@@ -737,13 +891,46 @@ async function recoverActiveSegment(
   }
 }
 
-/** Reads whole batches starting at `found`, up to maxBytes (or the first batch whole). */
+/**
+ * Brings the loaded epoch checkpoint in line with the recovered log: rebuilt from every batch
+ * when the file was missing or unreadable, cut at the log end, completed with the epochs the
+ * active segment holds (written just before a crash that kept the checkpoint from following),
+ * and collapsed at the log start. Saved when that changed it.
+ */
+async function recoverEpochs(
+  epochs: LeaderEpochCache,
+  problem: string | null,
+  segments: Segment[],
+  activeEpochStarts: EpochEntry[],
+  startOffset: number,
+  name: string,
+  logger: Logger,
+): Promise<void> {
+  let changed = false;
+  if (problem !== null && (problem !== 'missing' || segments.some((segment) => !segment.isEmpty))) {
+    logger.warn('rebuilding the leader-epoch cache from the log', { partition: name, file: epochs.path, reason: problem });
+    for (const segment of segments.slice(0, -1)) {
+      await walkBatches(segment.fh, 0, segment.size, { verify: false, chunkBytes: RECOVERY_CHUNK_BYTES }, (batch) => {
+        epochs.assign(batch.partitionLeaderEpoch, batch.baseOffset);
+      });
+    }
+    changed = true;
+  }
+  if (epochs.truncateFromEnd(segments[segments.length - 1]!.nextOffset)) changed = true;
+  for (const start of activeEpochStarts) if (epochs.assign(start.epoch, start.startOffset)) changed = true;
+  if (epochs.truncateFromStart(startOffset)) changed = true;
+  if (changed) await epochs.save();
+}
+
+/** Reads whole batches starting at `found`, up to maxBytes (or the first batch whole), all below `endOffset`. */
 async function readWholeBatches(
   segment: Segment,
-  found: { position: number; size: number },
+  found: FoundBatch,
   maxBytes: number,
   minOneMessage: boolean,
+  endOffset: number,
 ): Promise<Buffer> {
+  if (found.lastOffset >= endOffset) return EMPTY;
   const available = segment.size - found.position;
   if (found.size > maxBytes) {
     return minOneMessage ? readAt(segment.fh, found.position, found.size) : EMPTY;
@@ -753,6 +940,7 @@ async function readWholeBatches(
   for (;;) {
     const size = batchSizeAt(chunk, whole);
     if (size === null || size < BATCH_HEADER_BYTES || whole + size > chunk.length) break;
+    if (new RecordBatch(chunk.subarray(whole, whole + BATCH_HEADER_BYTES)).lastOffset >= endOffset) break;
     whole += size;
   }
   return chunk.subarray(0, whole);
