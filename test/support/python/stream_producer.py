@@ -1,0 +1,100 @@
+"""A steady stream from librdkafka's idempotent producer (Debian's python3-confluent-kafka), for
+the broker fault tests: acks=all, record i is "p<partition>-<i>" sent to partition i mod N.
+
+Prints one JSON line per delivery report, {"value", "partition", "offset", "error"}, as each
+arrives, and at the end {"sent": N}: records 0..N-1 were handed to the producer, in that order.
+Runs until --count records are sent, SIGTERM, or end of stdin; then flushes and exits 0. Exits
+2 with the reason on stderr if the producer cannot be created or hits a fatal error.
+"""
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+
+from confluent_kafka import KafkaException, Producer
+
+CLIENT_ID = "klab-test-stream-producer"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--topic", required=True)
+    parser.add_argument("--partitions", type=int, required=True)
+    parser.add_argument("--rate", type=float, default=0, help="records per second; 0 sends as fast as it can")
+    parser.add_argument("--count", type=int, default=0, help="records to send; 0 sends until SIGTERM or end of stdin")
+    parser.add_argument("--flush-timeout", type=float, default=30)
+    args = parser.parse_args()
+
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+
+    def watch_stdin():
+        sys.stdin.read()
+        stopping.set()
+
+    threading.Thread(target=watch_stdin, daemon=True).start()
+
+    fatal = []
+
+    def on_error(error):
+        if error.fatal():
+            fatal.append(str(error))
+            stopping.set()
+
+    try:
+        producer = Producer({
+            "bootstrap.servers": args.bootstrap,
+            "client.id": CLIENT_ID,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "error_cb": on_error,
+        })
+    except Exception as error:  # noqa: BLE001 - any config error ends the run with its reason
+        print(f"stream_producer: cannot create the producer for {args.bootstrap}: {error}", file=sys.stderr)
+        sys.exit(2)
+
+    def report(error, message):
+        print(json.dumps({
+            "value": message.value().decode("utf-8"),
+            "partition": message.partition(),
+            "offset": message.offset(),
+            "error": None if error is None else str(error),
+        }), flush=True)
+
+    sent = 0
+    started = time.monotonic()
+    while not stopping.is_set() and (args.count == 0 or sent < args.count):
+        if args.rate > 0:
+            due = started + sent / args.rate
+            wait = due - time.monotonic()
+            if wait > 0:
+                producer.poll(wait)
+                continue
+        partition = sent % args.partitions
+        try:
+            producer.produce(args.topic, value=f"p{partition}-{sent}".encode(), partition=partition, on_delivery=report)
+        except BufferError:
+            # The local queue is full (the cluster is slow or away): let reports drain, then retry this record.
+            producer.poll(0.1)
+            continue
+        except KafkaException as error:
+            print(f"stream_producer: produce of record {sent} failed: {error}", file=sys.stderr)
+            break
+        sent += 1
+        producer.poll(0)
+
+    left = producer.flush(args.flush_timeout)
+    print(json.dumps({"sent": sent}), flush=True)
+    if left:
+        print(f"stream_producer: {left} records had no delivery report after {args.flush_timeout} s of flushing", file=sys.stderr)
+    if fatal:
+        print(f"stream_producer: fatal producer error: {fatal[0]}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
