@@ -26,6 +26,7 @@ const defaultRequestTimeoutMs = 30_000;
 const defaultMaxFrameBytes = 100 * 1024 * 1024;
 const sizePrefixBytes = 4;
 const correlationIdBytes = 4;
+const maxTimerMs = 0x7fffffff;
 /** A peer whose host vanished sends no FIN; keepalive notices it even with no request in flight. */
 const keepAliveDelayMs = 5000;
 
@@ -153,6 +154,11 @@ export class KafkaClient {
     if (!Number.isInteger(version) || version < 0 || version > api.maxVersion) {
       return Promise.reject(new RangeError(`cannot send ${api.name} v${version}: its schema defines versions 0 to ${api.maxVersion}`));
     }
+    const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
+    // setTimeout fires at once for delays past int32 milliseconds, which would time out every request.
+    if (!Number.isInteger(timeoutMs) || timeoutMs <= 0 || timeoutMs > maxTimerMs) {
+      return Promise.reject(new RangeError(`${api.name} request timeout ${timeoutMs} ms is not a whole number of ms between 1 and ${maxTimerMs}`));
+    }
     const correlationId = this.takeCorrelationId();
     let frame: Buffer[];
     try {
@@ -160,7 +166,6 @@ export class KafkaClient {
     } catch (error) {
       return Promise.reject(error);
     }
-    const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
     return new Promise((resolve, reject) => {
       this.inFlight.set(correlationId, {
         apiName: api.name,

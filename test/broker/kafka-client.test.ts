@@ -291,6 +291,22 @@ describe('KafkaClient against a server that breaks the protocol', () => {
     expect(after.message).toContain('ApiVersions v3');
   });
 
+  it('refuses a version its schema lacks, a body that does not encode and a bad timeout without touching the connection', async () => {
+    const server = await serve((socket, correlationId) =>
+      socket.write(frame(Buffer.concat([int32(correlationId), Buffer.from('000000000000', 'hex')]))),
+    );
+    const client = await connect(server.address);
+    const version = await rejectionOf(RangeError, client.request(apiVersionsApi, 4, softwareVersion));
+    expect(version.message).toContain('ApiVersions v4');
+    await rejectionOf(ProtocolError, client.request(metadataApi, 12, { topics: [{ topicId: 'not-a-uuid', name: 't' }] }));
+    const timeout = await rejectionOf(RangeError, client.request(apiVersionsApi, 0, {}, { timeoutMs: 0 }));
+    expect(timeout.message).toContain('timeout 0 ms');
+    expect(client.closed).toBe(false);
+    // ApiVersions v0: error code 0, no API keys (an empty int32 array), and nothing else.
+    const answer = await client.request(apiVersionsApi, 0, {});
+    expect(answer).toMatchObject({ errorCode: ErrorCode.NONE, apiKeys: [] });
+  });
+
   it('fails the requests in flight when the server closes the connection', async () => {
     const server = await serve((socket) => socket.destroy());
     const client = await connect(server.address);
