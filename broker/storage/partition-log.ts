@@ -322,7 +322,8 @@ export class PartitionLog {
           const where = i === 0 ? `the log end offset ${expected}` : `offset ${expected}, right after batch ${i - 1}`;
           throw new StorageError(
             StorageErrorCode.INVALID_RECORD,
-            `records copied from the leader: batch ${i} starts at offset ${batch.baseOffset} but must start at ${where} (${what}); nothing was stored`,
+            `records copied from the leader: batch ${i} starts at offset ${batch.baseOffset} ` +
+              `but must start at ${where} (${what}); nothing was stored`,
             { partition: this.name },
           );
         }
@@ -523,7 +524,8 @@ export class PartitionLog {
       this.startOffset = offset;
       this.dirty = false;
       this.producerState = new ProducerStateTable();
-      // A stale checkpoint's entries all fall at or below the new start, which the next open drops.
+      // Should this write fail, the next open collapses the old entries at the new start, where
+      // the log also ends, and so drops them all; the next append rewrites the file first.
       if (this.epochs.clear()) await this.saveEpochs(false);
       this.logger.info('log restarted empty', { partition: this.name, logStartOffset: offset, previousLogEndOffset: previousEnd });
     });
