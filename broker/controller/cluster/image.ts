@@ -97,6 +97,7 @@ export class ClusterImage {
   /** Topic configs by topic name, broker configs by broker id text ('' = cluster default). */
   private readonly topicConfigMaps = new Map<string, ConfigMap>();
   private readonly brokerConfigMaps = new Map<string, ConfigMap>();
+  private nextProducerIdValue = 0n;
 
   // ---- queries -------------------------------------------------------------------------------
 
@@ -144,6 +145,11 @@ export class ClusterImage {
   /** The highest broker epoch ever registered; a new registration takes the next one. */
   get lastBrokerEpoch(): number {
     return this.highestBrokerEpoch;
+  }
+
+  /** The first producer id no broker has been given: the next block starts here. */
+  get nextProducerId(): bigint {
+    return this.nextProducerIdValue;
   }
 
   topic(name: string): TopicState | undefined {
@@ -218,6 +224,8 @@ export class ClusterImage {
         return this.applyConfig(record);
       case 'remove-topic':
         return this.applyRemoveTopic(record);
+      case 'producer-ids':
+        return this.applyProducerIds(record);
     }
   }
 
@@ -320,6 +328,14 @@ export class ClusterImage {
     this.topicConfigMaps.delete(topic.name);
   }
 
+  private applyProducerIds(record: ClusterRecordOf<'producer-ids'>): void {
+    // Going back would hand out ids that may still be in use by producers of an earlier block.
+    if (record.nextProducerId <= this.nextProducerIdValue) {
+      throw new ClusterImageError(record, `next producer id ${record.nextProducerId} is not above the current one, ${this.nextProducerIdValue}`);
+    }
+    this.nextProducerIdValue = record.nextProducerId;
+  }
+
   private knownTopic(record: ClusterRecord, topicId: string): TopicState {
     const topic = this.topicsById.get(topicId);
     if (!topic) throw new ClusterImageError(record, `topic id ${topicId} is unknown`);
@@ -340,6 +356,9 @@ export class ClusterImage {
     for (const [name, featureLevel] of this.featureLevels) records.push({ type: 'feature-level', name, featureLevel });
     for (const broker of [...this.brokersById.values()].sort((a, b) => a.brokerEpoch - b.brokerEpoch)) {
       records.push({ type: 'register-broker', ...broker, listeners: [...broker.listeners] });
+    }
+    if (this.nextProducerIdValue > 0n) {
+      records.push({ type: 'producer-ids', brokerId: -1, brokerEpoch: -1n, nextProducerId: this.nextProducerIdValue });
     }
     for (const [resourceName, configs] of this.brokerConfigMaps) {
       for (const [name, value] of configs) records.push({ type: 'config', resourceType: ConfigResourceType.broker, resourceName, name, value });

@@ -131,6 +131,22 @@ const featureLevelSchema = {
   ],
 } as const satisfies MessageSchema;
 
+/**
+ * A block of producer ids handed to one broker (Kafka's ProducerIdsRecord): every id below
+ * nextProducerId may be in use, so the next block starts there. A snapshot carries it with
+ * broker id -1, as the broker that took the last block may have registered again since.
+ */
+const producerIdsSchema = {
+  name: 'ProducerIdsRecord',
+  apiKey: -1,
+  flexibleVersions: '0+',
+  fields: [
+    { name: 'brokerId', type: 'int32', versions: '0+' },
+    { name: 'brokerEpoch', type: 'int64', versions: '0+' },
+    { name: 'nextProducerId', type: 'int64', versions: '0+' },
+  ],
+} as const satisfies MessageSchema;
+
 const clusterIdSchema = {
   name: 'ClusterIdRecord',
   apiKey: -1,
@@ -149,6 +165,7 @@ const recordTypes = {
   'unfence-broker': { type: 8, version: 0, schema: unfenceBrokerSchema },
   'remove-topic': { type: 9, version: 0, schema: removeTopicSchema },
   'feature-level': { type: 12, version: 0, schema: featureLevelSchema },
+  'producer-ids': { type: 15, version: 0, schema: producerIdsSchema },
   'cluster-id': { type: 100, version: 0, schema: clusterIdSchema },
 } as const;
 

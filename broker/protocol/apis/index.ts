@@ -23,6 +23,7 @@ import { offsetForLeaderEpochApi } from './23-offset-for-leader-epoch.js';
 import { describeConfigsApi } from './32-describe-configs.js';
 import { createPartitionsApi } from './37-create-partitions.js';
 import { deleteGroupsApi } from './42-delete-groups.js';
+import { allocateProducerIdsApi } from './67-allocate-producer-ids.js';
 
 export const apis: readonly ApiDefinition[] = [
   produceApi,
@@ -47,6 +48,7 @@ export const apis: readonly ApiDefinition[] = [
   describeConfigsApi,
   createPartitionsApi,
   deleteGroupsApi,
+  allocateProducerIdsApi,
 ];
 
 export const apisByKey: ReadonlyMap<number, ApiDefinition> = new Map(apis.map((api) => [api.key, api]));
@@ -73,3 +75,4 @@ export * from './23-offset-for-leader-epoch.js';
 export * from './32-describe-configs.js';
 export * from './37-create-partitions.js';
 export * from './42-delete-groups.js';
+export * from './67-allocate-producer-ids.js';
