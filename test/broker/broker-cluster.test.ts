@@ -1,11 +1,12 @@
-// The cluster harness itself, with real broker processes and kcat: each broker gets its own
-// ports and data dir and serves clients on EXTERNAL and other brokers on INTERNAL (through its
-// link proxy); isolate() cuts the inter-broker side of one broker and not its clients; the
-// process controls do what they say. None of this needs the brokers to have formed a cluster.
+// The cluster harness itself, with real broker processes: each broker gets its own ports and
+// data dir and answers on EXTERNAL and, through its link proxy, on INTERNAL; isolate() cuts the
+// inter-broker and controller links of one broker and not its clients; the process controls do
+// what they say. Only ApiVersions is asked, which a broker answers whatever its cluster's state,
+// so none of this needs the brokers to have formed a cluster.
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../support/broker-cluster.js';
-import { runKcat } from '../support/kcat.js';
+import { probeKafka } from '../support/kafka-probe.js';
 
 const clusters: Cluster[] = [];
 
@@ -17,11 +18,6 @@ async function cluster(withLinkProxies: boolean): Promise<Cluster> {
   const started = await startCluster({ withLinkProxies });
   clusters.push(started);
   return started;
-}
-
-/** kcat metadata from `address`, sent as `clientId`; -m bounds how long kcat waits for an answer. */
-async function metadata(address: string, clientId = 'klab-test-harness', waitSeconds = 10) {
-  return runKcat(['-b', address, '-X', `client.id=${clientId}`, '-L', '-m', String(waitSeconds)]);
 }
 
 /** The voter list broker `nodeId` was started with: node id → the address it reaches that voter at. */
@@ -52,40 +48,43 @@ async function probeControllerLink(address: string): Promise<'forwarded' | 'no a
 }
 
 describe('broker cluster harness', () => {
-  it('starts every broker with its own ports and data dir, serving EXTERNAL and, through its proxy, INTERNAL', async () => {
-    const started = await cluster(true);
+  it('starts every broker with its own ports and data dir, answering on EXTERNAL and INTERNAL', async () => {
+    const started = await cluster(false);
     expect(started.brokers.map((broker) => broker.nodeId)).toEqual([0, 1, 2]);
     expect(started.bootstrap).toBe(started.brokers.map((broker) => broker.externalBootstrap).join(','));
     const addresses = started.brokers.flatMap((broker) => [broker.externalBootstrap, broker.internalAddress, broker.metricsUrl]);
     expect(new Set(addresses).size).toBe(addresses.length);
     expect(new Set(started.brokers.map((broker) => broker.dataDir)).size).toBe(3);
     for (const broker of started.brokers) {
-      await started.waitReady(broker.nodeId);
-      const external = await metadata(broker.externalBootstrap);
-      expect(external.stdout, external.stderr).toContain(`broker ${broker.nodeId} at ${broker.externalBootstrap}`);
-      // A client on INTERNAL is told INTERNAL addresses: the proxy's, so peers go through it.
-      const internal = await metadata(broker.internalAddress);
-      expect(internal.stdout, internal.stderr).toContain(`broker ${broker.nodeId} at ${broker.internalAddress}`);
+      expect(await probeKafka(broker.externalBootstrap, 'klab-test-harness', 5_000)).toBe('answered');
+      expect(await probeKafka(broker.internalAddress, 'klab-broker-9', 5_000)).toBe('answered');
     }
   });
 
-  it('isolate() cuts one broker off on INTERNAL both ways while its clients still reach it; heal() undoes it', async () => {
+  it('advertises each INTERNAL listener as its link proxy, and isolate() cuts one broker off on INTERNAL both ways; heal() undoes it', async () => {
     const started = await cluster(true);
-    const [zero, one] = started.brokers as [Cluster['brokers'][number], Cluster['brokers'][number]];
+    const [zero, one, two] = started.brokers as [Cluster['brokers'][number], Cluster['brokers'][number], Cluster['brokers'][number]];
+    for (const broker of started.brokers) {
+      const flag = (name: string) => broker.args[broker.args.indexOf(name) + 1];
+      expect(flag('--advertised-listeners')).toBe(`INTERNAL=${broker.internalAddress},EXTERNAL=${broker.externalBootstrap}`);
+      expect(flag('--listeners')).not.toContain(broker.internalAddress);
+    }
+    // With the brokers gone, a forwarded connection is closed by its proxy (nothing to connect
+    // to) while a cut one hangs: this tells the routing apart whatever state the brokers were in.
+    for (const nodeId of [0, 1, 2]) await started.kill9(nodeId);
     started.isolate(1);
     // Nothing gets into broker 1's INTERNAL listener, and broker 1 gets into no one else's.
-    expect((await metadata(one.internalAddress, 'klab-broker-0', 2)).exitCode).not.toBe(0);
-    expect((await metadata(zero.internalAddress, 'klab-broker-1', 2)).exitCode).not.toBe(0);
-    // The others still reach each other, and clients still reach broker 1.
-    const peers = await metadata(zero.internalAddress, 'klab-broker-2');
-    expect(peers.exitCode, peers.stderr).toBe(0);
-    const client = await metadata(one.externalBootstrap);
-    expect(client.stdout, client.stderr).toContain(`broker 1 at ${one.externalBootstrap}`);
+    expect(await probeKafka(one.internalAddress, 'klab-broker-0')).toBe('no answer');
+    expect(await probeKafka(one.internalAddress, 'klab-broker-2')).toBe('no answer');
+    expect(await probeKafka(zero.internalAddress, 'klab-broker-1')).toBe('no answer');
+    expect(await probeKafka(two.internalAddress, 'klab-broker-1')).toBe('no answer');
+    // The others still reach each other.
+    expect(await probeKafka(zero.internalAddress, 'klab-broker-2')).toBe('closed');
+    expect(await probeKafka(two.internalAddress, 'klab-broker-0')).toBe('closed');
 
     started.heal();
-    const healed = await metadata(one.internalAddress, 'klab-broker-0');
-    expect(healed.stdout, healed.stderr).toContain(`broker 1 at ${one.internalAddress}`);
-    expect((await metadata(zero.internalAddress, 'klab-broker-1')).exitCode).toBe(0);
+    expect(await probeKafka(one.internalAddress, 'klab-broker-0')).toBe('closed');
+    expect(await probeKafka(zero.internalAddress, 'klab-broker-1')).toBe('closed');
   });
 
   it('isolate() cuts the controller links to and from one broker, each broker reaching its peers through proxies of its own', async () => {
@@ -115,25 +114,30 @@ describe('broker cluster harness', () => {
     expect(() => started.isolate(7)).toThrow(/no broker 7 in this cluster: node ids are 0 to 2/);
   });
 
-  it('kill9, restart, pause, resume and stop act on one broker process, which comes back on the same address', async () => {
+  it('kill9, restart, pause, resume, stop and waitReady act on one broker process, which comes back on the same address', async () => {
     const started = await cluster(false);
-    const two = started.brokers[2]!;
+    const [zero, one, two] = started.brokers as [Cluster['brokers'][number], Cluster['brokers'][number], Cluster['brokers'][number]];
     const firstPid = two.pid;
     await started.kill9(2);
     expect(two.pid).toBe(-1);
-    expect((await metadata(two.externalBootstrap, 'klab-test-harness', 2)).exitCode).not.toBe(0);
+    expect(await probeKafka(two.externalBootstrap, 'klab-test-harness')).toBe('refused');
+    expect(() => started.pause(2)).toThrow(/broker 2 is not running; restart\(2\) starts it/);
     await started.restart(2);
     expect(two.pid).not.toBe(firstPid);
     expect(two.logs().match(/--- broker 2 started at/g)).toHaveLength(2);
-    expect((await metadata(two.externalBootstrap)).stdout).toContain(`broker 2 at ${two.externalBootstrap}`);
+    expect(await probeKafka(two.externalBootstrap, 'klab-test-harness')).toBe('answered');
 
     // Paused: the kernel still accepts the connection, but nothing answers.
     started.pause(0);
-    expect((await metadata(started.brokers[0]!.externalBootstrap, 'klab-test-harness', 2)).exitCode).not.toBe(0);
+    expect(await probeKafka(zero.externalBootstrap, 'klab-test-harness')).toBe('no answer');
+    await expect(started.waitReady(0, 2_000)).rejects.toThrow(/broker 0 was not ready within 2000 ms \(\/readyz: /);
     started.resume(0);
-    expect((await metadata(started.brokers[0]!.externalBootstrap)).exitCode).toBe(0);
+    expect(await probeKafka(zero.externalBootstrap, 'klab-test-harness')).toBe('answered');
 
+    // A paused broker is continued so it can act on SIGTERM and exit cleanly.
+    started.pause(1);
     expect(await started.stop(1)).toBe(0);
-    expect(started.brokers[1]!.pid).toBe(-1);
+    expect(one.pid).toBe(-1);
+    expect(await probeKafka(one.externalBootstrap, 'klab-test-harness')).toBe('refused');
   });
 });

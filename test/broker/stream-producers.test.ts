@@ -49,6 +49,7 @@ describe('stream producers and history check on one broker', () => {
     expect(result.acknowledged, report).toBeGreaterThan(0);
     expect(new Set(run.acknowledged.map((ack) => ack.partition))).toEqual(new Set([0, 1, 2]));
     expect(run.failed).toEqual([]);
+    expect(run.producerError).toBeNull();
     expect({ lost: result.lost, wrongOffset: result.wrongOffset, duplicated: result.duplicated, phantom: result.phantom }, report).toEqual({
       lost: [],
       wrongOffset: [],
@@ -66,6 +67,7 @@ describe('stream producers and history check on one broker', () => {
     expect(result.acknowledged, report).toBeGreaterThan(0);
     expect(run.clientFaults).toEqual([]);
     expect(run.failed).toEqual([]);
+    expect(run.producerError).toBeNull();
     expect({ lost: result.lost, wrongOffset: result.wrongOffset, duplicated: result.duplicated, phantom: result.phantom }, report).toEqual({
       lost: [],
       wrongOffset: [],
@@ -85,6 +87,7 @@ describe('stream producers and history check on one broker', () => {
     const beforeRestart = producer.reports.filter((report) => report.error === null).length;
     await producer.waitForAcknowledged(beforeRestart + 100, 60_000);
     const run = await producer.stop();
+    expect(run.producerError).toBeNull();
     const result = await check(broker, 'stream-restart', run);
     const report = formatHistoryReport(result);
     expect(result.lost, report).toEqual([]);

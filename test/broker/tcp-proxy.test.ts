@@ -4,6 +4,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startBroker, type BrokerProcess } from '../support/broker-process.js';
+import { apiVersionsRequest, probeKafka } from '../support/kafka-probe.js';
 import { runKcat } from '../support/kcat.js';
 import { freeLoopbackPort, startProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
@@ -26,37 +27,6 @@ async function brokerBehindProxy(identifyKafkaClient = false): Promise<{ broker:
   return { broker, proxy };
 }
 
-/** ApiVersions v0 with the given client id: the smallest request every broker answers. */
-function apiVersionsRequest(clientId: string): Buffer {
-  const id = Buffer.from(clientId, 'utf8');
-  const frame = Buffer.alloc(4 + 10 + id.length);
-  frame.writeInt32BE(frame.length - 4, 0);
-  frame.writeInt16BE(18, 4);
-  frame.writeInt16BE(0, 6);
-  frame.writeInt32BE(1, 8);
-  frame.writeInt16BE(id.length, 12);
-  id.copy(frame, 14);
-  return frame;
-}
-
-type Outcome = 'answered' | 'closed' | 'no answer';
-
-/** Connects, sends one request and tells what happened first within `waitMs`. */
-async function tryRequest(proxy: TcpProxy, clientId: string, waitMs = 1_500): Promise<Outcome> {
-  const socket = net.connect(proxy.port, '127.0.0.1');
-  try {
-    return await new Promise<Outcome>((resolve, reject) => {
-      const timer = setTimeout(() => resolve('no answer'), waitMs);
-      socket.once('data', () => (clearTimeout(timer), resolve('answered')));
-      socket.once('close', () => (clearTimeout(timer), resolve('closed')));
-      socket.once('error', (error) => (clearTimeout(timer), reject(error)));
-      socket.write(apiVersionsRequest(clientId));
-    });
-  } finally {
-    socket.destroy();
-  }
-}
-
 describe('tcp proxy', () => {
   it('carries kcat produce and consume through to the broker', async () => {
     const { proxy } = await brokerBehindProxy();
@@ -68,17 +38,17 @@ describe('tcp proxy', () => {
 
   it('leaves requests unanswered while cut, without refusing or closing, and forwards new connections after heal', async () => {
     const { proxy } = await brokerBehindProxy();
-    expect(await tryRequest(proxy, 'probe')).toBe('answered');
+    expect(await probeKafka(proxy.address, 'probe')).toBe('answered');
 
     proxy.cut();
-    expect(await tryRequest(proxy, 'probe')).toBe('no answer');
+    expect(await probeKafka(proxy.address, 'probe')).toBe('no answer');
     const metadata = await runKcat(['-b', proxy.address, '-L', '-m', '2']);
     expect(metadata.exitCode).not.toBe(0);
     expect(metadata.stderr).not.toMatch(/refused/i);
     expect(metadata.stdout).not.toMatch(/broker \d+ at/);
 
     proxy.heal();
-    expect(await tryRequest(proxy, 'probe')).toBe('answered');
+    expect(await probeKafka(proxy.address, 'probe')).toBe('answered');
     const healed = await runKcat(['-b', proxy.address, '-L', '-m', '10']);
     expect(healed.exitCode, healed.stderr).toBe(0);
     expect(healed.stdout).toContain(`broker 0 at ${proxy.address}`);
@@ -101,9 +71,9 @@ describe('tcp proxy', () => {
   it('cuts only the connections whose first request names the cut client id', async () => {
     const { proxy } = await brokerBehindProxy(true);
     proxy.cut('klab-broker-1');
-    expect(await tryRequest(proxy, 'klab-broker-1')).toBe('no answer');
-    expect(await tryRequest(proxy, 'klab-broker-2')).toBe('answered');
+    expect(await probeKafka(proxy.address, 'klab-broker-1')).toBe('no answer');
+    expect(await probeKafka(proxy.address, 'klab-broker-2')).toBe('answered');
     proxy.heal('klab-broker-1');
-    expect(await tryRequest(proxy, 'klab-broker-1')).toBe('answered');
+    expect(await probeKafka(proxy.address, 'klab-broker-1')).toBe('answered');
   });
 });

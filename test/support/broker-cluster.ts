@@ -173,6 +173,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     return found;
   };
 
+  const runningBroker = (nodeId: number, action: string): Member => {
+    const found = byId(nodeId);
+    if (found.pid === -1) throw new ClusterHarnessError(`${action}(${nodeId}): broker ${nodeId} is not running; restart(${nodeId}) starts it`);
+    return found;
+  };
+
   const dispose = async () => {
     for (const running of members) await running.signal('SIGKILL');
     for (const proxy of proxies) await proxy.close();
@@ -203,10 +209,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     },
     stop,
     pause(nodeId) {
-      void byId(nodeId).signal('SIGSTOP');
+      void runningBroker(nodeId, 'pause').signal('SIGSTOP');
     },
     resume(nodeId) {
-      void byId(nodeId).signal('SIGCONT');
+      void runningBroker(nodeId, 'resume').signal('SIGCONT');
     },
     async restart(nodeId) {
       const running = byId(nodeId);
@@ -219,7 +225,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       let last = 'no answer yet';
       for (;;) {
         try {
-          const response = await fetch(`${running.metricsUrl}/readyz`);
+          // Bounded, so a paused broker counts as not ready instead of holding the poll.
+          const response = await fetch(`${running.metricsUrl}/readyz`, { signal: AbortSignal.timeout(1_000) });
           if (response.status === 200) return;
           last = `HTTP ${response.status} ${(await response.text()).trim()}`;
         } catch (error) {
@@ -264,7 +271,7 @@ function member(nodeId: number, args: readonly string[], dataDir: string, ports:
         throw new ClusterHarnessError(`broker ${nodeId} exited (code ${running.exitCode}, signal ${running.signalCode}) while starting; its log:\n${output.slice(startedAt)}`);
       }
       try {
-        await fetch(`${metricsUrl}/healthz`);
+        await fetch(`${metricsUrl}/healthz`, { signal: AbortSignal.timeout(1_000) });
         return;
       } catch {
         if (Date.now() > deadline) {

@@ -42,6 +42,8 @@ export interface StreamRun {
   failed: DeliveryReport[];
   /** kafkajs only: a send() that resolved without an entry for its record's partition. */
   clientFaults: Array<{ value: string; partition: number; returned: string }>;
+  /** Why the producer gave up before it was stopped (a fatal client error), with the run so far kept for the check. */
+  producerError: string | null;
 }
 
 export interface StreamProducer {
@@ -75,7 +77,7 @@ function tracker(describe: () => string) {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     },
-    run(sent: SentRecord[], clientFaults: StreamRun['clientFaults'] = []): StreamRun {
+    run(sent: SentRecord[], producerError: string | null, clientFaults: StreamRun['clientFaults'] = []): StreamRun {
       return {
         sent,
         acknowledged: reports
@@ -83,6 +85,7 @@ function tracker(describe: () => string) {
           .map(({ value, partition, offset, at }) => ({ value, partition, offset, at })),
         failed: reports.filter((report) => report.error !== null),
         clientFaults,
+        producerError,
       };
     },
   };
@@ -145,8 +148,9 @@ export function startPythonStreamProducer(options: StreamOptions): StreamProduce
       child.stdin.end();
       const code = await exited;
       if (badLine !== null) throw new Error(`${describe()} printed a line that is not a delivery report: ${badLine}`);
-      if (code !== 0 || sent === null) throw new Error(`${describe()} exited with code ${code}; stderr:\n${stderr}`);
-      return track.run(sentRecords(sent, options.partitions));
+      // Without its closing count the sent records are unknown, so there is no history to check.
+      if (sent === null) throw new Error(`${describe()} exited with code ${code} before saying how many records it sent; stderr:\n${stderr}`);
+      return track.run(sentRecords(sent, options.partitions), code === 0 ? null : `exited with code ${code}: ${stderr.trim()}`);
     },
   };
 }
@@ -195,8 +199,8 @@ export function startKafkajsStreamProducer(options: StreamOptions): StreamProduc
       }
     }
   };
-  // Kept, not thrown here: stop() reports it, with the run's context.
-  let failure: Error | null = null;
+  // Kept, not thrown here: stop() returns it with the run so far.
+  let failure = null as Error | null;
   const running = loop().catch((error: unknown) => {
     failure = error as Error;
   });
@@ -208,8 +212,7 @@ export function startKafkajsStreamProducer(options: StreamOptions): StreamProduc
       stopping = true;
       await running;
       await producer.disconnect();
-      if (failure) throw new Error(`${describe()} stopped early: ${(failure as Error).message}`);
-      return track.run(sentRecords(sent, options.partitions), clientFaults);
+      return track.run(sentRecords(sent, options.partitions), failure?.message ?? null, clientFaults);
     },
   };
 }

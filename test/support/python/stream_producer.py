@@ -82,7 +82,7 @@ def main():
             producer.poll(0.1)
             continue
         except KafkaException as error:
-            print(f"stream_producer: produce of record {sent} failed: {error}", file=sys.stderr)
+            fatal.append(f"produce of record {sent} failed: {error}")
             break
         sent += 1
         producer.poll(0)
@@ -92,7 +92,7 @@ def main():
     if left:
         print(f"stream_producer: {left} records had no delivery report after {args.flush_timeout} s of flushing", file=sys.stderr)
     if fatal:
-        print(f"stream_producer: fatal producer error: {fatal[0]}", file=sys.stderr)
+        print(f"stream_producer: gave up: {fatal[0]}", file=sys.stderr)
         sys.exit(2)
 
 
