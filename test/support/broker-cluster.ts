@@ -9,7 +9,9 @@
 // brokers would:
 // - Controller links: one proxy per ordered pair (from → to) in front of `to`'s controller
 //   address. Each broker gets its own --voters list naming its own proxies for its peers (and
-//   its real address for itself), so the link n → m can be cut without touching m → n.
+//   its real address for itself), so the link n → m can be cut without touching m → n. This
+//   needs the voters' handshake to compare node ids, not the peers' addresses, which here
+//   differ from node to node by design.
 // - Kafka INTERNAL links: every broker learns a peer's INTERNAL address from metadata, the
 //   same address for all, so one proxy stands in front of each broker's INTERNAL listener and
 //   is what that listener advertises. It tells the connecting broker by the client id of the
