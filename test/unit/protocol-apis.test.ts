@@ -179,6 +179,7 @@ describe('api registry', () => {
       32: ['DescribeConfigs', 0, 4],
       37: ['CreatePartitions', 0, 3],
       42: ['DeleteGroups', 0, 2],
+      67: ['AllocateProducerIds', 0, 0],
     };
     for (const [key, [name, min, max]] of Object.entries(required)) {
       const api = apisByKey.get(Number(key));
