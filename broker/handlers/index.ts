@@ -13,6 +13,7 @@ import { syncGroupHandler } from './14-sync-group.js';
 import { describeGroupsHandler } from './15-describe-groups.js';
 import { listGroupsHandler } from './16-list-groups.js';
 import { initProducerIdHandler } from './22-init-producer-id.js';
+import { allocateProducerIdsHandler } from './67-allocate-producer-ids.js';
 import { deleteGroupsHandler } from './42-delete-groups.js';
 import { apiVersionsHandlerFor } from './18-api-versions.js';
 import { createTopicsHandler } from './19-create-topics.js';
@@ -45,6 +46,7 @@ const handlersBesidesApiVersions: readonly AnyApiHandler[] = [
   deleteRecordsHandler,
   describeConfigsHandler,
   createPartitionsHandler,
+  allocateProducerIdsHandler,
 ];
 
 /** Every API this broker answers, sorted by key, as ApiVersions lists them. */
