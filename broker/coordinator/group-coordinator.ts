@@ -13,11 +13,15 @@
 // up to `newMemberJoinTimeoutMs`), as in Kafka.
 //
 // Committed offsets and each group's generation (members, leader, protocol, assignments) are
-// written to `__consumer_offsets` through a GroupLog before the client is answered, and rebuilt
-// by replaying those records (replay + finishLoading) when the broker starts. Until loading
-// finishes, requests get COORDINATOR_LOAD_IN_PROGRESS (SyncGroup gets REBALANCE_IN_PROGRESS and
-// Heartbeat NONE, as Kafka answers older clients). Triggering a rebalance when a subscribed topic
-// gains partitions is left to the group's leader, which watches metadata, as in Kafka.
+// written to `__consumer_offsets` through a GroupLog before the client is answered. As in Kafka,
+// a group belongs to partition hash(group id) mod N of that topic, and this coordinator serves
+// the groups of the partitions this broker leads: it loads a partition's groups by replaying its
+// records when the broker becomes its leader (loadPartition, at that leader epoch) and drops them
+// when the broker stops leading it (unloadPartition). A group of a partition not held here gets
+// NOT_COORDINATOR, so the client finds the coordinator again; while its partition is loading,
+// COORDINATOR_LOAD_IN_PROGRESS (SyncGroup gets REBALANCE_IN_PROGRESS and Heartbeat NONE, as Kafka
+// answers older clients). Triggering a rebalance when a subscribed topic gains partitions is left
+// to the group's leader, which watches metadata, as in Kafka.
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../protocol/errors.js';
 import type { Clock } from './clock.js';
@@ -54,8 +58,28 @@ export const defaultGroupCoordinatorConfig: GroupCoordinatorConfig = {
 
 /** Where the coordinator's records go: the group's partition of `__consumer_offsets`. */
 export interface GroupLog {
-  /** Resolves once the records are stored; rejects (ideally with a `kafkaErrorCode`) when they are not. */
-  append(partition: number, records: readonly EncodedRecord[]): Promise<void>;
+  /**
+   * Resolves once the records are stored, written only while this broker still leads `partition`
+   * at `leaderEpoch` (the epoch its groups were loaded at); rejects (ideally with a
+   * `kafkaErrorCode`) when they are not.
+   */
+  append(partition: number, leaderEpoch: number, records: readonly EncodedRecord[]): Promise<void>;
+}
+
+/**
+ * One load of an offsets partition's groups at a leader epoch. It goes stale (`current` false,
+ * replay and finish do nothing) as soon as the partition is unloaded or loaded again at another
+ * epoch, so a slow load can never mix older state into a newer one.
+ */
+export interface PartitionLoad {
+  readonly partition: number;
+  readonly leaderEpoch: number;
+  /** Still the partition's load in progress: the loader should keep reading. */
+  readonly current: boolean;
+  /** Applies one record read back from the partition, in log order. */
+  replay(record: CoordinatorRecord): void;
+  /** Ends the load: the partition's groups are served from now on. False when the load went stale. */
+  finish(): boolean;
 }
 
 export interface TopicCatalog {
@@ -64,6 +88,18 @@ export interface TopicCatalog {
 
 export interface CoordinatorLogger {
   warn(message: string): void;
+}
+
+/** An offsets partition this broker leads: its groups are loading or served. */
+class HeldPartition {
+  loaded = false;
+  /** Topics deleted while the partition was loading: their replayed offsets are dropped at the end. */
+  readonly deletedTopics = new Set<string>();
+
+  constructor(
+    readonly partition: number,
+    readonly leaderEpoch: number,
+  ) {}
 }
 
 export interface JoinGroupParams {
@@ -183,6 +219,8 @@ function commitErrorFor(error: unknown): number {
     case ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND:
       return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     case ErrorCode.NOT_LEADER_OR_FOLLOWER:
+    case ErrorCode.FENCED_LEADER_EPOCH:
+    case ErrorCode.UNKNOWN_LEADER_EPOCH:
     case ErrorCode.KAFKA_STORAGE_ERROR:
       return ErrorCode.NOT_COORDINATOR;
     case ErrorCode.MESSAGE_TOO_LARGE:
@@ -237,7 +275,10 @@ function isReadableConsumerAssignment(assignment: Buffer): boolean {
 
 export class GroupCoordinator {
   private readonly groups = new Map<string, Group>();
-  private phase: 'loading' | 'active' | 'stopped' = 'loading';
+  /** The offsets partitions whose groups are loading or served here, by partition. */
+  private readonly held = new Map<number, HeldPartition>();
+  private offsetsTopicPartitions: number;
+  private stopped = false;
 
   constructor(
     private readonly log: GroupLog,
@@ -245,40 +286,105 @@ export class GroupCoordinator {
     private readonly clock: Clock,
     private readonly logger: CoordinatorLogger,
     readonly config: GroupCoordinatorConfig = defaultGroupCoordinatorConfig,
-  ) {}
+  ) {
+    this.offsetsTopicPartitions = config.offsetsTopicPartitions;
+  }
 
+  /** The partition of `__consumer_offsets` that holds the group's records. */
   partitionFor(groupId: string): number {
-    return offsetsPartitionFor(groupId, this.config.offsetsTopicPartitions);
+    return offsetsPartitionFor(groupId, this.offsetsTopicPartitions);
   }
 
-  get isLoading(): boolean {
-    return this.phase === 'loading';
+  /**
+   * Follows the partition count of the existing `__consumer_offsets` (groups must hash to where
+   * their records are). A different count makes every held partition meaningless: all are unloaded.
+   */
+  useOffsetsTopicPartitions(count: number): void {
+    if (count === this.offsetsTopicPartitions) return;
+    for (const partition of [...this.held.keys()]) this.unloadPartition(partition);
+    this.offsetsTopicPartitions = count;
   }
 
-  // ---- Loading -------------------------------------------------------------------------
+  /** Whether the groups of `partition` are loaded and served here. */
+  isLoaded(partition: number): boolean {
+    return this.held.get(partition)?.loaded === true;
+  }
 
-  /** Applies one record read back from `__consumer_offsets`, in log order. */
-  replay(record: CoordinatorRecord): void {
+  // ---- Loading and unloading -----------------------------------------------------------
+
+  /**
+   * This broker leads `partition` at `leaderEpoch`: starts loading its groups, dropping any state
+   * held for it at another epoch (a load still running for that epoch goes stale). Null when
+   * there is nothing to do: already loaded at that epoch, an older epoch, or stopped.
+   */
+  loadPartition(partition: number, leaderEpoch: number): PartitionLoad | null {
+    if (this.stopped) return null;
+    const existing = this.held.get(partition);
+    if (existing && (existing.leaderEpoch > leaderEpoch || (existing.leaderEpoch === leaderEpoch && existing.loaded))) return null;
+    if (existing) this.unloadPartition(partition);
+    const held = new HeldPartition(partition, leaderEpoch);
+    // A deletion seen by a load that never finished still applies to this one.
+    if (existing && !existing.loaded) for (const topic of existing.deletedTopics) held.deletedTopics.add(topic);
+    this.held.set(partition, held);
+    const current = () => this.held.get(partition) === held && !held.loaded;
+    return {
+      partition,
+      leaderEpoch,
+      get current() {
+        return current();
+      },
+      replay: (record) => {
+        if (current()) this.replay(partition, record);
+      },
+      finish: () => {
+        if (!current()) return false;
+        this.finishLoading(held);
+        return true;
+      },
+    };
+  }
+
+  /**
+   * This broker no longer leads `partition`: its groups are dropped, their timers stopped and
+   * their parked JoinGroup and SyncGroup requests answered NOT_COORDINATOR. Returns how many
+   * groups were dropped, or -1 when the partition was not held here.
+   */
+  unloadPartition(partition: number): number {
+    if (!this.held.delete(partition)) return -1;
+    let dropped = 0;
+    for (const group of [...this.groups.values()]) {
+      if (this.partitionFor(group.groupId) !== partition) continue;
+      this.dropGroup(group);
+      dropped++;
+    }
+    return dropped;
+  }
+
+  private replay(partition: number, record: CoordinatorRecord): void {
     if (record.type === 'unknown') return;
-    if (record.type === 'offset') {
-      const group = this.groups.get(record.groupId) ?? this.createGroup(record.groupId);
-      group.setOffset(record.topic, record.partition, record.value);
+    if (this.partitionFor(record.groupId) !== partition) {
+      // Written under another partition count: this partition does not own the group.
+      this.logger.warn(`group ${record.groupId}: a record in __consumer_offsets partition ${partition} belongs to partition ${this.partitionFor(record.groupId)}; skipped`);
       return;
     }
     const group = this.groups.get(record.groupId) ?? this.createGroup(record.groupId);
-    this.restoreGenerationOf(group, record.value);
+    if (record.type === 'offset') group.setOffset(record.topic, record.partition, record.value);
+    else this.restoreGenerationOf(group, record.value);
   }
 
-  /** Ends loading: groups without offsets or a generation are dropped, loaded members must heartbeat. */
-  finishLoading(): void {
+  /** Ends a load: groups without offsets or a generation are dropped, loaded members must heartbeat. */
+  private finishLoading(held: HeldPartition): void {
     for (const [groupId, group] of this.groups) {
+      if (this.partitionFor(groupId) !== held.partition) continue;
       if (group.members.size === 0 && group.offsets.size === 0 && group.generationId === 0) {
         this.groups.delete(groupId);
         continue;
       }
       for (const member of group.members.values()) this.scheduleExpiry(group, member, member.sessionTimeoutMs);
     }
-    this.phase = 'active';
+    held.loaded = true;
+    for (const topic of held.deletedTopics) void this.forgetTopicIn(held.partition, topic);
+    held.deletedTopics.clear();
   }
 
   private restoreGenerationOf(group: Group, snapshot: GroupMetadataSnapshot | null): void {
@@ -316,20 +422,25 @@ export class GroupCoordinator {
     group.stateTimestamp = snapshot.stateTimestamp;
   }
 
-  /** Stops all timers and answers parked requests with NOT_COORDINATOR. */
+  /** Stops serving: every held partition is unloaded (timers stopped, parked requests answered NOT_COORDINATOR). */
   close(): void {
-    this.phase = 'stopped';
-    for (const group of this.groups.values()) {
-      group.joinTimer?.();
-      group.joinTimer = null;
-      for (const cancel of group.pendingMembers.values()) cancel();
-      group.pendingMembers.clear();
-      for (const member of group.members.values()) {
-        member.cancelExpiry();
-        this.answerJoin(member, joinError(member.memberId, ErrorCode.NOT_COORDINATOR));
-        this.answerSync(member, syncError(ErrorCode.NOT_COORDINATOR));
-      }
+    this.stopped = true;
+    for (const partition of [...this.held.keys()]) this.unloadPartition(partition);
+  }
+
+  /** Kafka's onGroupUnloaded: the group is Dead here, its waiting members told to find the coordinator again. */
+  private dropGroup(group: Group): void {
+    group.joinTimer?.();
+    group.joinTimer = null;
+    for (const cancel of group.pendingMembers.values()) cancel();
+    group.pendingMembers.clear();
+    for (const member of group.members.values()) {
+      member.cancelExpiry();
+      this.answerJoin(member, joinError(member.memberId, ErrorCode.NOT_COORDINATOR));
+      this.answerSync(member, syncError(ErrorCode.NOT_COORDINATOR));
     }
+    group.transitionTo('Dead', this.clock.now());
+    this.groups.delete(group.groupId);
   }
 
   // ---- JoinGroup -----------------------------------------------------------------------
@@ -777,7 +888,7 @@ export class GroupCoordinator {
     );
     let failure: number = ErrorCode.NONE;
     try {
-      await this.log.append(this.partitionFor(group.groupId), records);
+      await this.append(group.groupId, records);
       for (const a of accepted) group.setOffset(a.topic, a.partition, a.value);
     } catch (error) {
       this.logger.warn(`group ${group.groupId}: could not store committed offsets: ${String(error)}`);
@@ -820,20 +931,29 @@ export class GroupCoordinator {
   /**
    * A topic was deleted: forgets every group's committed offsets for it and stores their
    * tombstones, so a topic created again under that name starts without offsets. Like Kafka's
-   * onPartitionsDeleted, a group left Empty with no offsets at all is removed too. Tombstones
-   * that cannot be stored are logged: the offsets are gone from memory but would come back
-   * on the next load.
+   * onPartitionsDeleted, a group left Empty with no offsets at all is removed too. Partitions
+   * still loading do the same once loaded. Tombstones that cannot be stored are logged: the
+   * offsets are gone from memory but would come back on the next load.
    */
   async removeTopicOffsets(topic: string): Promise<void> {
-    if (this.phase !== 'active') return;
+    const writes: Promise<void>[] = [];
+    for (const held of this.held.values()) {
+      if (held.loaded) writes.push(this.forgetTopicIn(held.partition, topic));
+      else held.deletedTopics.add(topic);
+    }
+    await Promise.all(writes);
+  }
+
+  private async forgetTopicIn(partition: number, topic: string): Promise<void> {
     const writes: Promise<void>[] = [];
     for (const group of [...this.groups.values()]) {
+      if (this.partitionFor(group.groupId) !== partition) continue;
       const partitions = [...(group.offsets.get(topic)?.keys() ?? [])];
       if (partitions.length === 0) continue;
       const groupId = group.groupId;
-      const tombstones = partitions.map((partition) => {
-        group.setOffset(topic, partition, null);
-        return encodeCoordinatorRecord({ type: 'offset', groupId, topic, partition, value: null });
+      const tombstones = partitions.map((index) => {
+        group.setOffset(topic, index, null);
+        return encodeCoordinatorRecord({ type: 'offset', groupId, topic, partition: index, value: null });
       });
       if (group.is('Empty') && group.offsets.size === 0) {
         group.transitionTo('Dead', this.clock.now());
@@ -841,7 +961,7 @@ export class GroupCoordinator {
         tombstones.push(encodeCoordinatorRecord({ type: 'group', groupId, value: null }));
       }
       writes.push(
-        this.log.append(this.partitionFor(groupId), tombstones).catch((error: unknown) => {
+        this.append(groupId, tombstones).catch((error: unknown) => {
           this.logger.warn(`group ${groupId}: offsets of deleted topic ${topic} forgotten in memory but not stored: ${String(error)}`);
         }),
       );
@@ -851,13 +971,16 @@ export class GroupCoordinator {
 
   // ---- ListGroups, DescribeGroups, DeleteGroups -----------------------------------------
 
+  /** The groups this broker coordinates (ListGroups goes to every broker); LOAD_IN_PROGRESS while a partition loads. */
   listGroups(statesFilter: readonly string[]): { errorCode: number; groups: GroupOverview[] } {
-    if (this.phase === 'stopped') return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, groups: [] };
+    if (this.stopped) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, groups: [] };
     const wanted = new Set(statesFilter.map((s) => s.toLowerCase()));
     const groups = [...this.groups.values()]
+      .filter((g) => this.isLoaded(this.partitionFor(g.groupId)))
       .filter((g) => wanted.size === 0 || wanted.has(g.state.toLowerCase()))
       .map((g) => ({ groupId: g.groupId, protocolType: g.protocolType ?? '', groupState: g.state }));
-    return { errorCode: this.phase === 'loading' ? ErrorCode.COORDINATOR_LOAD_IN_PROGRESS : ErrorCode.NONE, groups };
+    const loading = [...this.held.values()].some((held) => !held.loaded);
+    return { errorCode: loading ? ErrorCode.COORDINATOR_LOAD_IN_PROGRESS : ErrorCode.NONE, groups };
   }
 
   describeGroup(groupId: string): GroupDescription {
@@ -904,7 +1027,7 @@ export class GroupCoordinator {
       }
     }
     try {
-      await this.log.append(this.partitionFor(groupId), tombstones);
+      await this.append(groupId, tombstones);
       return ErrorCode.NONE;
     } catch (error) {
       this.logger.warn(`group ${groupId}: deleted in memory but its tombstones were not stored: ${String(error)}`);
@@ -914,11 +1037,13 @@ export class GroupCoordinator {
 
   // ---- Shared helpers ------------------------------------------------------------------
 
-  /** Kafka's validateGroupStatus: group id, coordinator active and loaded. */
+  /** Kafka's validateGroupStatus: group id, coordinator active, the group's partition held here and loaded. */
   private groupStatusError(groupId: string, api: Api): number | null {
     if (groupId === '' && !emptyGroupIdAllowed.has(api)) return ErrorCode.INVALID_GROUP_ID;
-    if (this.phase === 'stopped') return ErrorCode.COORDINATOR_NOT_AVAILABLE;
-    if (this.phase === 'loading') return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
+    if (this.stopped) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    const held = this.held.get(this.partitionFor(groupId));
+    if (!held) return ErrorCode.NOT_COORDINATOR;
+    if (!held.loaded) return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
     return null;
   }
 
@@ -1012,9 +1137,21 @@ export class GroupCoordinator {
         assignment: assignment.get(m.memberId) ?? EMPTY,
       })),
     };
-    return this.log.append(this.partitionFor(group.groupId), [
-      encodeCoordinatorRecord({ type: 'group', groupId: group.groupId, value: snapshot }),
-    ]);
+    return this.append(group.groupId, [encodeCoordinatorRecord({ type: 'group', groupId: group.groupId, value: snapshot })]);
+  }
+
+  /** Writes a group's records at the leader epoch its partition was loaded at; NOT_COORDINATOR once it is not held. */
+  private append(groupId: string, records: EncodedRecord[]): Promise<void> {
+    const partition = this.partitionFor(groupId);
+    const held = this.held.get(partition);
+    if (!held?.loaded) {
+      return Promise.reject(
+        Object.assign(new Error(`group ${groupId}: __consumer_offsets partition ${partition} is no longer coordinated here`), {
+          kafkaErrorCode: ErrorCode.NOT_COORDINATOR,
+        }),
+      );
+    }
+    return this.log.append(partition, held.leaderEpoch, records);
   }
 
   /** Groups known right now (for tests and metrics). */

@@ -1,9 +1,15 @@
-// FindCoordinator: a single node coordinates every group and transactional id, so the answer is
-// this broker — for groups once `__consumer_offsets` exists and is loaded (it is created by the
-// first request, as Kafka does). v4 answers a batch of keys.
+// FindCoordinator: a group's coordinator is the current leader of its partition of
+// `__consumer_offsets` (hash(group id) mod N, as in Kafka), answered with that broker's address
+// on the listener the client came in on; the topic is created by the first request, as Kafka
+// does. A partition without a leader answers COORDINATOR_NOT_AVAILABLE. Transactional ids are
+// coordinated by the broker asked. v4 answers a batch of keys.
+import { NO_LEADER } from '../controller/cluster/records.js';
+import type { GroupService } from '../coordinator/group-service.js';
+import { offsetsPartitionFor } from '../coordinator/offsets-records.js';
+import { OFFSETS_TOPIC } from '../coordinator/offsets-topic.js';
+import { describeError } from '../log.js';
 import { findCoordinatorApi } from '../protocol/apis/10-find-coordinator.js';
 import { ErrorCode } from '../protocol/errors.js';
-import type { GroupService } from '../coordinator/group-service.js';
 import { defineHandler, type RequestContext, type ResponseOf } from './types.js';
 
 const KEY_TYPE_GROUP = 0;
@@ -23,40 +29,57 @@ function failure(errorCode: number, errorMessage: string | null): Answer {
   return { errorCode, errorMessage, nodeId: -1, host: '', port: -1 };
 }
 
-/** How long a FindCoordinator waits for the group state to load before answering anyway. */
+/** How long a FindCoordinator waits for this broker to load a group's partition before answering anyway. */
 const LOAD_WAIT_MS = 5_000;
 
-async function locate(keyType: number, { services: { metadata, groups }, connection }: RequestContext): Promise<Answer> {
-  if (keyType !== KEY_TYPE_GROUP && keyType !== KEY_TYPE_TRANSACTION) {
-    return failure(ErrorCode.INVALID_REQUEST, `unknown coordinator key type ${keyType}`);
+async function locateGroups(keys: readonly string[], context: RequestContext): Promise<Answer[]> {
+  const { metadata, groups } = context.services;
+  let partitionCount: number;
+  try {
+    partitionCount = (await groups.offsetsTopicState()).partitions.length;
+  } catch (error) {
+    return keys.map(() => failure(ErrorCode.COORDINATOR_NOT_AVAILABLE, describeError(error)));
   }
-  if (keyType === KEY_TYPE_GROUP && !(await groupStateUsable(groups))) {
-    return failure(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'the group coordinator could not load its state');
-  }
-  const { host, port } = metadata.advertisedAddress(connection.listener);
-  return { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: metadata.nodeId, host, port };
+  return Promise.all(
+    keys.map(async (key) => {
+      const partition = offsetsPartitionFor(key, partitionCount);
+      // The image may have moved on while the topic was being created or a load awaited.
+      const leader = metadata.image.topic(OFFSETS_TOPIC)?.partitions[partition]?.leader ?? NO_LEADER;
+      if (leader === NO_LEADER) {
+        return failure(ErrorCode.COORDINATOR_NOT_AVAILABLE, `partition ${partition} of ${OFFSETS_TOPIC} has no leader`);
+      }
+      if (leader === metadata.nodeId && !(await loadedOrStillLoading(groups, partition))) {
+        return failure(ErrorCode.COORDINATOR_NOT_AVAILABLE, `broker ${leader} could not load the groups of ${OFFSETS_TOPIC} partition ${partition}`);
+      }
+      const endpoint = metadata.image.endpoint(leader, context.connection.listener);
+      if (!endpoint) {
+        return failure(ErrorCode.COORDINATOR_NOT_AVAILABLE, `broker ${leader}, leader of ${OFFSETS_TOPIC} partition ${partition}, has no listener ${context.connection.listener}`);
+      }
+      return { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: leader, host: endpoint.host, port: endpoint.port };
+    }),
+  );
 }
 
 /**
- * False when loading `__consumer_offsets` failed. A long load answers after LOAD_WAIT_MS with
- * this node all the same: group requests then get COORDINATOR_LOAD_IN_PROGRESS, as from Kafka.
+ * False when loading the partition failed (the call starts it again). A long load answers after
+ * LOAD_WAIT_MS with this node all the same: group requests then get COORDINATOR_LOAD_IN_PROGRESS,
+ * as from Kafka.
  */
-async function groupStateUsable(groups: GroupService): Promise<boolean> {
+async function loadedOrStillLoading(groups: GroupService, partition: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const stillLoading = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(true), LOAD_WAIT_MS);
   });
-  const loaded = groups
-    .ensureLoaded()
-    .then(
-      () => true,
-      () => false,
-    );
   try {
-    return await Promise.race([loaded, stillLoading]);
+    return await Promise.race([groups.whenLoaded(partition), stillLoading]);
   } finally {
     clearTimeout(timer);
   }
+}
+
+function locateTransactionCoordinator({ services: { metadata }, connection }: RequestContext): Answer {
+  const { host, port } = metadata.advertisedAddress(connection.listener);
+  return { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: metadata.nodeId, host, port };
 }
 
 function respond(version: number, keys: string[], answers: Answer[]): Response {
@@ -78,8 +101,17 @@ export const findCoordinatorHandler = defineHandler({
   },
   async handle(request, context) {
     const keys = context.apiVersion >= 4 ? request.coordinatorKeys : [request.key];
-    // Every key is answered by this node, so one lookup serves the whole batch.
-    const answer = await locate(request.keyType, context);
-    return respond(context.apiVersion, keys, keys.map(() => answer));
+    switch (request.keyType) {
+      case KEY_TYPE_GROUP:
+        return respond(context.apiVersion, keys, await locateGroups(keys, context));
+      case KEY_TYPE_TRANSACTION: {
+        const answer = locateTransactionCoordinator(context);
+        return respond(context.apiVersion, keys, keys.map(() => answer));
+      }
+      default: {
+        const answer = failure(ErrorCode.INVALID_REQUEST, `unknown coordinator key type ${request.keyType}`);
+        return respond(context.apiVersion, keys, keys.map(() => answer));
+      }
+    }
   },
 });

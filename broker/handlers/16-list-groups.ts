@@ -1,4 +1,5 @@
-// ListGroups: every group the coordinator holds, optionally filtered by state (v4+).
+// ListGroups: the groups this broker coordinates (those of the `__consumer_offsets` partitions it
+// leads; admin clients ask every broker), optionally filtered by state (v4+).
 import { listGroupsApi } from '../protocol/apis/16-list-groups.js';
 import { defineHandler } from './types.js';
 

@@ -47,7 +47,7 @@ class MemoryGroupLog implements GroupLog {
   readonly appended: { partition: number; record: EncodedRecord }[] = [];
   failWith: number | null = null;
 
-  append(partition: number, records: readonly EncodedRecord[]): Promise<void> {
+  append(partition: number, _leaderEpoch: number, records: readonly EncodedRecord[]): Promise<void> {
     if (this.failWith !== null) {
       return Promise.reject(Object.assign(new Error('disk full'), { kafkaErrorCode: this.failWith }));
     }
@@ -81,8 +81,17 @@ beforeEach(() => {
   log = new MemoryGroupLog();
   warnings = [];
   coordinator = makeCoordinator();
-  coordinator.finishLoading();
+  loadEveryPartition(coordinator);
 });
+
+/** Loads every offsets partition as its leader would, replaying what was appended to it. */
+function loadEveryPartition(c: GroupCoordinator, appended: readonly { partition: number; record: EncodedRecord }[] = []): void {
+  for (let partition = 0; partition < c.config.offsetsTopicPartitions; partition++) {
+    const load = c.loadPartition(partition, 0)!;
+    for (const a of appended) if (a.partition === partition) load.replay(decodeCoordinatorRecord(a.record.key, a.record.value));
+    expect(load.finish()).toBe(true);
+  }
+}
 
 const consumerProtocol = (metadata = 'sub') => [{ name: 'range', metadata: Buffer.from(metadata) }];
 
@@ -549,8 +558,7 @@ describe('group coordinator: offsets, listing and deletion', () => {
 
     // Replaying the log gives the same picture, so a restart does not bring the offsets back.
     const restarted = makeCoordinator();
-    for (const { record } of log.appended) restarted.replay(decodeCoordinatorRecord(record.key, record.value));
-    restarted.finishLoading();
+    loadEveryPartition(restarted, log.appended);
     expect(restarted.fetchOffsets('both', null).topics.map((t) => t.name)).toEqual(['payments']);
     expect(restarted.fetchOffsets('orders-only', null).topics).toEqual([]);
   });
@@ -567,6 +575,7 @@ describe('group coordinator: offsets, listing and deletion', () => {
 describe('group coordinator: loading from __consumer_offsets', () => {
   it('answers COORDINATOR_LOAD_IN_PROGRESS until loaded, like Kafka per API', async () => {
     const loading = makeCoordinator();
+    loading.loadPartition(loading.partitionFor('g'), 0);
     expect((await loading.joinGroup(joinParams())).errorCode).toBe(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
     expect(loading.heartbeat({ groupId: 'g', generationId: 1, memberId: 'm', groupInstanceId: null })).toBe(ErrorCode.NONE);
     const sync = await loading.syncGroup({ groupId: 'g', generationId: 1, memberId: 'm', groupInstanceId: null, protocolType: null, protocolName: null, assignments: [] });
@@ -594,8 +603,7 @@ describe('group coordinator: loading from __consumer_offsets', () => {
     await coordinator.deleteGroups(['gone']);
 
     const restarted = makeCoordinator();
-    for (const { record } of log.appended) restarted.replay(decodeCoordinatorRecord(record.key, record.value));
-    restarted.finishLoading();
+    loadEveryPartition(restarted, log.appended);
 
     expect(restarted.fetchOffsets('g', null).topics).toEqual([
       { name: 'orders', partitions: [expect.objectContaining({ partitionIndex: 1, committedOffset: 150n, metadata: 'm' })] },
