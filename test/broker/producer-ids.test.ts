@@ -124,5 +124,9 @@ describe('producer ids in a three-broker cluster', () => {
     for (const [first, second] of idsByBroker.values()) expect(second).toBe(first! + 1);
     const blocks = [...idsByBroker.values()].map(([first]) => Math.floor(first! / PRODUCER_ID_BLOCK_SIZE));
     expect(new Set(blocks).size).toBe(3);
+
+    // Requests arriving together at every broker still never share an id.
+    const burst = await Promise.all(cluster.brokers.flatMap((member) => Array.from({ length: 10 }, () => initProducerId(Number(member.externalBootstrap.split(':')[1])))));
+    expect(new Set([...ids, ...burst]).size).toBe(ids.length + burst.length);
   });
 });
