@@ -42,6 +42,8 @@ export interface BrokerConfig {
   controllerListen: HostPort | null;
   /** The metadata quorum, the same list on every node; null when the broker runs alone. */
   voters: readonly Voter[] | null;
+  /** The cluster this node belongs to; null: the one in meta.properties, or a new one for a broker alone. */
+  clusterId: string | null;
   dataDir: string;
   metrics: HostPort | null;
   logRetentionMs: number;
@@ -52,10 +54,22 @@ export interface BrokerConfig {
   autoCreateTopics: boolean;
   defaultPartitions: number;
   maxFrameBytes: number;
+  /** Replicas of a topic created without a replication factor (auto-created ones too): min(3, voters) unless set. */
+  defaultReplicationFactor: number;
+  /** ISR members an acks=all write needs unless the topic says otherwise: 1 alone, 2 in a quorum unless set. */
+  minInsyncReplicas: number;
+  uncleanLeaderElection: boolean;
+  autoLeaderRebalance: boolean;
+  brokerHeartbeatIntervalMs: number;
+  brokerSessionTimeoutMs: number;
+  replicaLagTimeMaxMs: number;
 }
 
 /** Every flag's parsed value, before the flags that belong together are checked together. */
-interface FlagValues extends Omit<BrokerConfig, 'listeners' | 'interBrokerListener' | 'controllerListen' | 'voters'> {
+interface FlagValues
+  extends Omit<BrokerConfig, 'listeners' | 'interBrokerListener' | 'controllerListen' | 'voters' | 'defaultReplicationFactor' | 'minInsyncReplicas'> {
+  defaultReplicationFactor: number | null;
+  minInsyncReplicas: number | null;
   listen: HostPort | null;
   advertise: HostPort | null;
   listeners: NamedAddress[] | null;
@@ -205,6 +219,12 @@ const flagSpecs: readonly FlagSpec[] = [
     expected: 'ID@host:port,… every voter of the metadata quorum, the same list on every node; without it the broker runs alone',
     namesProblem: true,
   },
+  {
+    flag: 'cluster-id',
+    key: 'clusterId',
+    schema: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/),
+    expected: 'the cluster id, the same on every node (1–64 letters, digits, - or _); required with --voters on first start',
+  },
   { flag: 'data-dir', key: 'dataDir', schema: z.string().min(1), expected: 'a directory path' },
   { flag: 'metrics', key: 'metrics', schema: hostPort(true), expected: 'host:port for the HTTP metrics endpoint' },
   {
@@ -264,6 +284,53 @@ const flagSpecs: readonly FlagSpec[] = [
     expected: 'bytes ≥ 64',
     defaultValue: String(100 * 1024 * 1024),
   },
+  {
+    flag: 'default-replication-factor',
+    key: 'defaultReplicationFactor',
+    schema: integer(1, 32),
+    expected: 'replicas of a topic created without a replication factor [default min(3, number of voters)]',
+  },
+  {
+    flag: 'min-insync-replicas',
+    key: 'minInsyncReplicas',
+    schema: integer(1, 32),
+    expected: 'in-sync replicas an acks=all write needs, unless the topic sets min.insync.replicas [default 1 alone, 2 with --voters]',
+  },
+  {
+    flag: 'unclean-leader-election',
+    key: 'uncleanLeaderElection',
+    schema: z.enum(['true', 'false']).transform((value) => value === 'true'),
+    expected: '"true": a partition whose whole ISR is gone takes any live replica as leader and may lose records; "false": it waits',
+    defaultValue: 'false',
+  },
+  {
+    flag: 'auto-leader-rebalance',
+    key: 'autoLeaderRebalance',
+    schema: z.enum(['true', 'false']).transform((value) => value === 'true'),
+    expected: '"true" or "false": move leadership back to preferred replicas once they are in sync',
+    defaultValue: 'true',
+  },
+  {
+    flag: 'broker-heartbeat-interval-ms',
+    key: 'brokerHeartbeatIntervalMs',
+    schema: integer(10, 60_000),
+    expected: 'milliseconds between a broker\'s heartbeats to the active controller',
+    defaultValue: '250',
+  },
+  {
+    flag: 'broker-session-timeout-ms',
+    key: 'brokerSessionTimeoutMs',
+    schema: integer(100, 600_000),
+    expected: 'milliseconds without a heartbeat before the controller fences a broker and moves its leaderships',
+    defaultValue: '1500',
+  },
+  {
+    flag: 'replica-lag-time-max-ms',
+    key: 'replicaLagTimeMaxMs',
+    schema: integer(100, 2 ** 31 - 1),
+    expected: 'milliseconds a follower may stay behind its leader before it leaves the ISR',
+    defaultValue: '10000',
+  },
 ];
 
 const required = new Set(['node-id', 'data-dir']);
@@ -310,6 +377,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Bro
     controllerListen: null,
     voters: null,
     metrics: null,
+    clusterId: null,
+    defaultReplicationFactor: null,
+    minInsyncReplicas: null,
   };
   const sources = new Map<keyof FlagValues, string>();
   for (const spec of flagSpecs) {
@@ -347,7 +417,7 @@ function duplicate<T>(items: readonly T[]): T | undefined {
 
 /** Checks the flags that belong together and builds the config; `source` names a flag as the user gave it. */
 function combine(values: FlagValues, source: (key: keyof FlagValues) => string): BrokerConfig {
-  const { listen, advertise, listeners: named, advertisedListeners, interBrokerListener, controllerListen, voters, ...rest } = values;
+  const { listen, advertise, listeners: named, advertisedListeners, interBrokerListener, controllerListen, voters, defaultReplicationFactor, minInsyncReplicas, ...rest } = values;
   if (named && (listen || advertise)) {
     throw new ConfigError(
       `${source('listeners')} and ${source(listen ? 'listen' : 'advertise')} were both given: use --listeners (with --advertised-listeners) for named listeners, or --listen (with --advertise) for one`,
@@ -403,7 +473,24 @@ function combine(values: FlagValues, source: (key: keyof FlagValues) => string):
   else if (controllerListen) {
     throw new ConfigError(`${source('controllerListen')} needs --voters (or ${envName('voters')}): the quorum this controller belongs to`);
   }
-  return { ...rest, listeners, interBrokerListener: interBroker, controllerListen, voters };
+  if (rest.brokerSessionTimeoutMs <= rest.brokerHeartbeatIntervalMs) {
+    throw new ConfigError(
+      `${source('brokerSessionTimeoutMs')} ${rest.brokerSessionTimeoutMs} must be longer than ${source('brokerHeartbeatIntervalMs')} ${rest.brokerHeartbeatIntervalMs}, or every broker is fenced between two heartbeats`,
+    );
+  }
+  const brokers = voters?.length ?? 1;
+  if (defaultReplicationFactor !== null && defaultReplicationFactor > brokers) {
+    throw new ConfigError(`${source('defaultReplicationFactor')} ${defaultReplicationFactor} is more than the ${brokers} broker(s) of this cluster`);
+  }
+  return {
+    ...rest,
+    listeners,
+    interBrokerListener: interBroker,
+    controllerListen,
+    voters,
+    defaultReplicationFactor: defaultReplicationFactor ?? Math.min(3, brokers),
+    minInsyncReplicas: minInsyncReplicas ?? (voters && voters.length > 1 ? 2 : 1),
+  };
 }
 
 function checkVoters(

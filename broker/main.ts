@@ -46,7 +46,15 @@ async function main(): Promise<void> {
     log.error('cannot open the data dir', { dataDir: config.dataDir, reason: error.message });
     process.exit(1);
   });
+  broker.onFatal((error) => {
+    log.error('the metadata quorum failed; stopping the broker (fix the cause, e.g. free disk space, and start it again)', {
+      dataDir: config.dataDir,
+      reason: error.message,
+    });
+    process.exit(1);
+  });
   const dispatcher = new RequestDispatcher(broker.services, metrics, log);
+  dispatcher.holdUntil(broker.whenStarted());
   const servers: KafkaServer[] = [];
   for (const listener of config.listeners) {
     const server = await startKafkaServer({
@@ -70,21 +78,28 @@ async function main(): Promise<void> {
     servers.push(server);
   }
 
-  let ready = false;
   let stopping = false;
   let metricsServer: MetricsServer | null = null;
   if (config.metrics) {
-    metricsServer = await startMetricsServer(config.metrics, metrics.registry, () => ready);
+    metricsServer = await startMetricsServer(config.metrics, metrics.registry, () => !stopping && broker.ready);
     log.info(`metrics on http://${formatHostPort(metricsServer.address)}/metrics`);
   }
-  ready = true;
+  // Requests are held (see RequestDispatcher.holdUntil) until the controller has this broker
+  // registered and unfenced at the addresses just bound.
+  const endpoints = [...broker.services.metadata.advertisedListeners()].map(([name, address]) => ({ name, host: address.host, port: address.port }));
+  void broker.start(endpoints).then(
+    () => log.info('broker is ready', { nodeId: config.nodeId }),
+    (error: Error) => log.error('starting the broker failed', { reason: error.message }),
+  );
 
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    broker.beginShutdown();
     log.info('shutting down', { signal });
-    ready = false;
+    // Fenced first, while still serving, so followers fetch what this broker led and its
+    // leaderships move before its listeners close (Kafka's controlled shutdown).
+    await broker.controlledShutdown();
+    broker.beginShutdown();
     await Promise.all(servers.map((server) => server.close(shutdownGraceMs)));
     await metricsServer?.close();
     await broker.close();

@@ -1,35 +1,93 @@
-// The metadata as request handlers use it, and the one place topics change: a change is made
-// durable in the metadata store first, then the replica manager opens or removes the logs it
-// implies (as a Kafka broker applies a metadata delta to its ReplicaManager). It also holds
-// this node's identity as clients see it: node id, cluster id and the advertised address of
-// each listener. With a Raft quorum the store's commits become the controller's, and the rest
-// stays as it is.
+// The metadata as request handlers use it: the cluster image this broker has applied from the
+// metadata quorum, this node's identity as clients see it (node id, cluster id, the advertised
+// address of each listener), and the one way topics change: a request to the active
+// controller (in-process or over the network, see controller-channel.ts), answered once this
+// broker's own image and replicas show the change, so a client's next request here sees it.
+import { randomUUID } from 'node:crypto';
 import type { BrokerConfig, HostPort } from '../config.js';
 import { formatHostPort } from '../config.js';
 import { describeError, type Logger } from '../log.js';
-import { ErrorCode } from '../protocol/errors.js';
-import type { ReplicaManager } from '../replication/replica-manager.js';
-import type { TopicImage } from './metadata-image.js';
-import { invalidTopicNameReason, isInternalTopic, type MetadataStore } from './metadata-store.js';
+import type { KafkaClient } from '../net/kafka-client.js';
+import { createPartitionsApi } from '../protocol/apis/37-create-partitions.js';
+import { createTopicsApi } from '../protocol/apis/19-create-topics.js';
+import { deleteTopicsApi } from '../protocol/apis/20-delete-topics.js';
+import { alterPartitionApi } from '../protocol/apis/56-alter-partition.js';
+import { ErrorCode, errorName } from '../protocol/errors.js';
+import type { IsrChange, ReplicaManager } from '../replication/replica-manager.js';
+import type { ClusterMetadataApplier } from './cluster/applier.js';
+import { ControllerDecisionError } from './cluster/elections.js';
+import type { BrokerRegistration, ClusterImage, TopicState } from './cluster/image.js';
+import { changeIsr } from './cluster/partition-decisions.js';
+import { createPartitions, createTopic, deleteTopic } from './cluster/topic-decisions.js';
+import { ControllerUnavailableError, RemoteNotControllerError, type ControllerChannel } from './controller-channel.js';
+import type { QuorumDriver } from './quorum/driver.js';
+import { invalidTopicNameReason, isInternalTopic } from './topic-names.js';
+
+/** What a topic change came to: NONE, or the error code and a message for the client. */
+export interface ChangeOutcome {
+  readonly errorCode: number;
+  readonly message: string | null;
+}
+
+export interface NewTopic {
+  readonly name: string;
+  /** -1: the broker's default. */
+  readonly partitions: number;
+  /** -1: the broker's default. */
+  readonly replicationFactor: number;
+  /** Explicit replicas per partition, instead of a count and replication factor. */
+  readonly assignments: readonly (readonly number[])[] | null;
+  readonly configs: Readonly<Record<string, string>>;
+}
+
+const ok: ChangeOutcome = { errorCode: ErrorCode.NONE, message: null };
+/** How long a topic change may wait for the controller, then for this broker to apply it. */
+const changeTimeoutMs = 30_000;
 
 export class MetadataService {
-  private readonly creating = new Map<string, Promise<TopicImage>>();
   /** By listener name; each listener's entry is set once it is bound. */
   private readonly advertised = new Map<string, HostPort>();
+  private readonly appliedWaiters = new Set<() => void>();
+  private readonly topicRemovedListeners = new Set<(name: string) => void>();
+  /** Topic name → topic id as last applied, to tell which topics each change removed. */
+  private appliedTopics: ReadonlyMap<string, string>;
+  /** False until the broker has caught up with the metadata (see startPublishing). */
+  private publishing = false;
 
   constructor(
     private readonly config: BrokerConfig,
-    private readonly store: MetadataStore,
+    readonly clusterId: string,
+    private readonly quorum: QuorumDriver,
+    private readonly applier: ClusterMetadataApplier,
+    private readonly channel: ControllerChannel,
     private readonly replicas: ReplicaManager,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.appliedTopics = topicIdsOf(applier.image);
+    quorum.subscribe((event) => {
+      if (event.kind !== 'applied') return;
+      if (this.publishing) void this.replicas.applyImage(this.applier.image);
+      this.announceRemovedTopics();
+      for (const wake of [...this.appliedWaiters]) wake();
+    });
+  }
 
   get nodeId(): number {
     return this.config.nodeId;
   }
 
-  get clusterId(): string {
-    return this.store.clusterId;
+  get image(): ClusterImage {
+    return this.applier.image;
+  }
+
+  /** The metadata index this broker has applied. */
+  get appliedIndex(): number {
+    return this.quorum.status().appliedIndex;
+  }
+
+  /** The active controller's node id, or -1 while none is elected (what Metadata and DescribeCluster answer). */
+  get controllerId(): number {
+    return this.quorum.status().leader ?? -1;
   }
 
   /**
@@ -52,120 +110,253 @@ export class MetadataService {
     this.logger.info(`advertising ${formatHostPort(address)} on listener ${listener}`);
   }
 
+  /**
+   * From now on every applied change reaches the replicas. Not before the broker has caught up
+   * with the metadata log: a restarted broker's own log may still name it leader at an epoch
+   * the cluster has long moved past (Kafka installs its metadata publishers at the same point).
+   */
+  startPublishing(): Promise<void> {
+    this.publishing = true;
+    return this.replicas.applyImage(this.applier.image);
+  }
+
+  /**
+   * Calls `listener` with the name of every topic that leaves this broker's image (deleted, or
+   * deleted and created again under the same name), as each change is applied: every broker
+   * learns of a deletion, not only the one that handled DeleteTopics. Returns the unsubscribe.
+   */
+  onTopicRemoved(listener: (name: string) => void): () => void {
+    this.topicRemovedListeners.add(listener);
+    return () => this.topicRemovedListeners.delete(listener);
+  }
+
+  private announceRemovedTopics(): void {
+    const previous = this.appliedTopics;
+    this.appliedTopics = topicIdsOf(this.applier.image);
+    for (const [name, topicId] of previous) {
+      if (this.appliedTopics.get(name) === topicId) continue;
+      for (const listener of this.topicRemovedListeners) {
+        try {
+          listener(name);
+        } catch (error) {
+          this.logger.error('a topic-removed listener failed', { topic: name, reason: describeError(error) });
+        }
+      }
+    }
+  }
+
   // ---- reading -------------------------------------------------------------------------------
 
-  /** A topic whose partition logs are all open (a topic being created is not yet visible here). */
-  topic(name: string): TopicImage | undefined {
-    return this.creating.has(name) ? undefined : this.store.image.topic(name);
+  topic(name: string): TopicState | undefined {
+    return this.applier.image.topic(name);
   }
 
-  topicById(topicId: string): TopicImage | undefined {
-    return this.store.image.topicById(topicId);
+  topicById(topicId: string): TopicState | undefined {
+    return this.applier.image.topicById(topicId);
   }
 
-  /** Every topic in the metadata, including one whose logs are still being created. */
-  topics(): IterableIterator<TopicImage> {
-    return this.store.image.topics();
+  topics(): TopicState[] {
+    return this.applier.image.topics();
+  }
+
+  /** The unfenced brokers, each with its address on `listener` (brokers without that listener are left out). */
+  liveBrokers(listener: string): Array<{ broker: BrokerRegistration; host: string; port: number }> {
+    return this.applier.image.liveBrokers().flatMap((broker) => {
+      const endpoint = broker.listeners.find((candidate) => candidate.name === listener);
+      return endpoint ? [{ broker, host: endpoint.host, port: endpoint.port }] : [];
+    });
   }
 
   // ---- changing ------------------------------------------------------------------------------
 
   /**
-   * Creates a topic durably in metadata, then its partition logs. A topic that exists or is
-   * being created already is returned as it is, so racing creators get the same topic.
+   * Creates a topic through the active controller; resolves once this broker has applied it
+   * and opened its replicas here. `validateOnly` checks without creating.
    */
-  createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<TopicImage> {
-    const pending = this.creating.get(name);
-    if (pending) return pending;
-    const existing = this.store.image.topic(name);
-    if (existing) return Promise.resolve(existing);
-    const topic = this.store.createTopic(name, partitions, configs);
-    const created = (async () => {
-      try {
-        await this.replicas.openNewTopic(name, partitions);
-        this.logger.info('topic created', { topic: name, topicId: topic.topicId, partitions });
-        return topic;
-      } finally {
-        this.creating.delete(name);
-      }
-    })();
-    this.creating.set(name, created);
-    return created;
+  async createTopic(topic: NewTopic, validateOnly = false): Promise<ChangeOutcome> {
+    const partitions = topic.partitions === -1 ? this.config.defaultPartitions : topic.partitions;
+    const replicationFactor = topic.replicationFactor === -1 ? this.config.defaultReplicationFactor : topic.replicationFactor;
+    const topicId = randomUUID();
+    const request = topic.assignments
+      ? { name: topic.name, topicId, configs: topic.configs, assignments: topic.assignments }
+      : { name: topic.name, topicId, configs: topic.configs, partitions, replicationFactor };
+    const outcome = await this.change(
+      `create topic ${topic.name}`,
+      (controller) =>
+        controller.decide(`create topic ${topic.name}`, (image) => {
+          const records = createTopic(image, request);
+          return { records: validateOnly ? [] : records, result: undefined };
+        }),
+      async (client) => {
+        const response = await client.request(createTopicsApi, 5, {
+          topics: [
+            {
+              name: topic.name,
+              numPartitions: topic.assignments ? -1 : partitions,
+              replicationFactor: topic.assignments ? -1 : replicationFactor,
+              assignments: (topic.assignments ?? []).map((brokerIds, partitionIndex) => ({ partitionIndex, brokerIds: [...brokerIds] })),
+              configs: Object.entries(topic.configs).map(([name, value]) => ({ name, value })),
+            },
+          ],
+          timeoutMs: changeTimeoutMs,
+          validateOnly,
+        });
+        const result = response.topics[0];
+        return result ? { errorCode: result.errorCode, message: result.errorMessage } : { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, message: 'the controller answered for no topic' };
+      },
+    );
+    if (outcome.errorCode === ErrorCode.NONE && !validateOnly) await this.settle(() => this.image.topic(topic.name) !== undefined);
+    if (outcome.errorCode === ErrorCode.NONE) this.logger.info(validateOnly ? 'topic creation validated' : 'topic created', { topic: topic.name });
+    return outcome;
   }
 
   /**
    * The topic for a write or metadata request naming a topic that does not exist: created with
-   * the default partition count when auto-creation is on, else the error code to answer.
-   * Internal topics are never created this way: their owner gives them their shape (a
-   * `__consumer_offsets` with the default partition count would put groups on the wrong partitions).
+   * the default partition count and replication factor when auto-creation is on, else the
+   * error code to answer. Internal topics are never created this way: their owner gives them
+   * their shape.
    */
-  async autoCreateTopic(name: string): Promise<TopicImage | number> {
-    const pending = this.creating.get(name);
-    if (pending) return pending;
-    const existing = this.store.image.topic(name);
+  async autoCreateTopic(name: string): Promise<TopicState | number> {
+    const existing = this.topic(name);
     if (existing) return existing;
     if (invalidTopicNameReason(name)) return ErrorCode.INVALID_TOPIC_EXCEPTION;
     if (!this.config.autoCreateTopics || isInternalTopic(name)) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    const outcome = await this.createTopic({ name, partitions: -1, replicationFactor: -1, assignments: null, configs: {} });
+    const created = this.topic(name);
+    if (created) return created;
+    if (outcome.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS) {
+      this.logger.warn('auto-creating a topic failed', { topic: name, reason: outcome.message ?? String(outcome.errorCode) });
+    }
+    // A racing creator won: the topic reaches this broker's image shortly.
+    return outcome.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS ? ErrorCode.LEADER_NOT_AVAILABLE : outcome.errorCode;
+  }
+
+  async deleteTopic(name: string): Promise<ChangeOutcome> {
+    const outcome = await this.change(
+      `delete topic ${name}`,
+      (controller) => controller.decide(`delete topic ${name}`, (image) => ({ records: deleteTopic(image, name), result: undefined })),
+      async (client) => {
+        const response = await client.request(deleteTopicsApi, 4, { topicNames: [name], timeoutMs: changeTimeoutMs });
+        const result = response.responses[0];
+        return result ? { errorCode: result.errorCode, message: null } : { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, message: 'the controller answered for no topic' };
+      },
+    );
+    if (outcome.errorCode === ErrorCode.NONE) await this.settle(() => this.image.topic(name) === undefined);
+    return outcome;
+  }
+
+  async addPartitions(name: string, count: number, assignments: readonly (readonly number[])[] | null, validateOnly = false): Promise<ChangeOutcome> {
+    const request = { name, count, assignments: assignments ?? undefined };
+    const outcome = await this.change(
+      `add partitions to ${name}`,
+      (controller) =>
+        controller.decide(`add partitions to ${name}`, (image) => {
+          const records = createPartitions(image, request);
+          return { records: validateOnly ? [] : records, result: undefined };
+        }),
+      async (client) => {
+        const response = await client.request(createPartitionsApi, 1, {
+          topics: [{ name, count, assignments: assignments ? assignments.map((brokerIds) => ({ brokerIds: [...brokerIds] })) : null }],
+          timeoutMs: changeTimeoutMs,
+          validateOnly,
+        });
+        const result = response.results[0];
+        return result ? { errorCode: result.errorCode, message: result.errorMessage } : { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, message: 'the controller answered for no topic' };
+      },
+    );
+    if (outcome.errorCode === ErrorCode.NONE && !validateOnly) await this.settle(() => (this.image.topic(name)?.partitions.length ?? 0) >= count);
+    return outcome;
+  }
+
+  /** A partition leader's ISR change (Kafka's AlterPartition); rejects when refused or the controller is out of reach. */
+  async alterIsr(change: IsrChange): Promise<void> {
+    const request = { brokerId: this.nodeId, ...change };
+    const where = `ISR change of partition ${change.partitionIndex} of topic id ${change.topicId}`;
+    await this.channel.call(
+      where,
+      changeTimeoutMs,
+      (controller) => controller.decide(where, (image) => ({ records: changeIsr(image, request), result: undefined })),
+      async (client) => {
+        const response = await client.request(alterPartitionApi, 2, {
+          brokerId: this.nodeId,
+          brokerEpoch: -1n,
+          topics: [
+            {
+              topicName: '',
+              topicId: change.topicId,
+              partitions: [{ partitionIndex: change.partitionIndex, leaderEpoch: change.leaderEpoch, newIsr: [...change.isr], leaderRecoveryState: 0, partitionEpoch: change.partitionEpoch }],
+            },
+          ],
+        });
+        const errorCode = response.errorCode !== ErrorCode.NONE ? response.errorCode : (response.topics[0]?.partitions[0]?.errorCode ?? ErrorCode.UNKNOWN_SERVER_ERROR);
+        if (errorCode === ErrorCode.NOT_CONTROLLER) throw new RemoteNotControllerError(`${where}: the broker asked is no longer the controller`);
+        if (errorCode !== ErrorCode.NONE) throw new ControllerDecisionError(errorCode as ErrorCode, `${where} refused by the controller: ${errorName(errorCode)}`);
+      },
+    );
+  }
+
+  /** Runs a change on the controller and turns its refusal into an outcome. */
+  private async change(
+    what: string,
+    local: Parameters<ControllerChannel['call']>[2],
+    remote: (client: KafkaClient) => Promise<ChangeOutcome>,
+  ): Promise<ChangeOutcome> {
     try {
-      return await this.createTopic(name, this.config.defaultPartitions, {});
+      return await this.channel.call(what, changeTimeoutMs, async (controller) => {
+        await local(controller);
+        return ok;
+      }, remote);
     } catch (error) {
-      this.logger.error('auto-creating a topic failed', { topic: name, reason: describeError(error) });
-      return ErrorCode.KAFKA_STORAGE_ERROR;
+      if (error instanceof ControllerDecisionError) return { errorCode: error.errorCode, message: error.message };
+      if (error instanceof ControllerUnavailableError) return { errorCode: ErrorCode.REQUEST_TIMED_OUT, message: error.message };
+      this.logger.error('topic change failed', { change: what, reason: describeError(error) });
+      return { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, message: `${what} failed: ${describeError(error)}` };
     }
   }
 
-  async deleteTopic(topic: TopicImage): Promise<void> {
-    this.store.removeTopic(topic);
-    await this.replicas.deleteTopic(topic.name, topic.partitions);
-    this.logger.info('topic deleted', { topic: topic.name, topicId: topic.topicId });
-  }
-
-  async addPartitions(topic: TopicImage, count: number): Promise<void> {
-    const previous = topic.partitions;
-    this.store.setPartitionCount(topic, count);
-    await this.replicas.openPartitions(topic.name, previous, count);
-    this.logger.info('partitions added', { topic: topic.name, from: previous, to: count });
+  /** Waits until this broker's image satisfies `done` (bounded) and its replicas have caught up with it. */
+  private async settle(done: () => boolean): Promise<void> {
+    const deadline = Date.now() + changeTimeoutMs;
+    while (!done() && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          clearTimeout(timer);
+          this.appliedWaiters.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, Math.max(1, deadline - Date.now()));
+        this.appliedWaiters.add(wake);
+      });
+    }
+    await this.replicas.applyImage(this.image);
   }
 
   // ---- startup -------------------------------------------------------------------------------
 
   /**
-   * Makes disk and metadata agree after a crash: partitions the metadata has but the disk
-   * lacks are created (a crash during topic creation); leftovers of removed topics are
-   * deleted (a crash during deletion); partition directories of topics the metadata never
-   * knew are adopted as topics rather than deleted, so data is never lost to a missing record.
+   * A broker alone adopts partition logs on disk that its metadata does not know (data from
+   * before the metadata quorum, or a lost metadata dir) as topics, rather than lose them. A
+   * quorum member leaves them untouched: its metadata is the cluster's, and a log the cluster
+   * does not know may be a topic deleted while it was down.
    */
-  async reconcile(): Promise<void> {
-    const image = this.store.image;
+  async adoptOrphanLogs(alone: boolean): Promise<void> {
     const found = new Map<string, number>();
     for (const { topic, partition } of this.replicas.allLogs()) {
-      const known = image.topic(topic);
-      if (known && partition < known.partitions) continue;
-      if (known) {
-        this.logger.warn('keeping a partition log beyond the topic\'s partition count untouched', { topic, partition });
-        continue;
-      }
-      if (image.removedTopicNames.has(topic)) {
-        this.logger.warn('removing leftover partition log', { topic, partition });
-        await this.replicas.deletePartition(topic, partition);
-        continue;
-      }
+      if (this.image.topic(topic)) continue;
       found.set(topic, Math.max(found.get(topic) ?? 0, partition + 1));
     }
     for (const [topic, partitions] of found) {
-      this.logger.warn('adopting partition logs missing from the metadata log', { topic, partitions });
-      this.store.createTopic(topic, partitions, {});
-    }
-    for (const topic of image.topics()) {
-      try {
-        await this.replicas.openPartitions(topic.name, 0, topic.partitions);
-      } catch (error) {
-        // One partition the disk cannot hold now must not keep the others offline.
-        this.logger.error('cannot create a missing partition log; it stays unavailable', {
-          topic: topic.name,
-          reason: describeError(error),
-        });
+      if (!alone) {
+        this.logger.warn('partition logs on disk belong to no topic in the cluster metadata; leaving them untouched', { topic, partitions });
+        continue;
       }
+      this.logger.warn('adopting partition logs missing from the metadata', { topic, partitions });
+      const outcome = await this.createTopic({ name: topic, partitions, replicationFactor: 1, assignments: null, configs: {} });
+      if (outcome.errorCode !== ErrorCode.NONE) this.logger.error('cannot adopt partition logs', { topic, reason: outcome.message ?? String(outcome.errorCode) });
     }
   }
+}
+
+function topicIdsOf(image: ClusterImage): ReadonlyMap<string, string> {
+  return new Map(image.topics().map((topic) => [topic.name, topic.topicId]));
 }

@@ -45,15 +45,15 @@ const oneOf =
   (value: string): T | undefined =>
     choices.find((choice) => choice === value);
 
-/** A spec whose default is the broker's LogConfig `field`, or `fixedDefault` for one without a field. */
+/** A spec whose default is the broker's LogConfig `field`, or `brokerDefault` for one the log does not act on. */
 function spec(
-  fields: Omit<TopicConfigSpec, 'valid' | 'defaultValue'> & { fixedDefault?: string },
+  fields: Omit<TopicConfigSpec, 'valid' | 'defaultValue'> & { brokerDefault?: (config: BrokerConfig) => string },
 ): TopicConfigSpec {
-  const { fixedDefault, ...rest } = fields;
+  const { brokerDefault, ...rest } = fields;
   return {
     ...rest,
     valid: (value) => rest.parse(value) !== undefined,
-    defaultValue: (config) => fixedDefault ?? String(logDefaults(config)[rest.field!]),
+    defaultValue: (config) => brokerDefault?.(config) ?? String(logDefaults(config)[rest.field!]),
   };
 }
 
@@ -90,7 +90,7 @@ export const topicConfigSpecs: readonly TopicConfigSpec[] = [
     name: 'cleanup.policy',
     expected: '"delete" (compaction is not supported)',
     parse: oneOf('delete'),
-    fixedDefault: 'delete',
+    brokerDefault: () => 'delete',
     brokerName: 'log.cleanup.policy',
   }),
   spec({
@@ -109,10 +109,17 @@ export const topicConfigSpecs: readonly TopicConfigSpec[] = [
   }),
   spec({
     name: 'min.insync.replicas',
-    expected: '1 (single node)',
-    parse: oneOf('1'),
-    fixedDefault: '1',
+    expected: 'an integer ≥ 1 (in-sync replicas an acks=all write needs)',
+    parse: integer(1, 32),
+    brokerDefault: (config) => String(config.minInsyncReplicas),
     brokerName: 'min.insync.replicas',
+  }),
+  spec({
+    name: 'unclean.leader.election.enable',
+    expected: '"true" or "false"',
+    parse: oneOf('true', 'false'),
+    brokerDefault: (config) => String(config.uncleanLeaderElection),
+    brokerName: 'unclean.leader.election.enable',
   }),
 ];
 

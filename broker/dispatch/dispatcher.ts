@@ -34,13 +34,34 @@ export interface FrameHandler {
 }
 
 export class RequestDispatcher implements FrameHandler {
+  /** Requests wait for this until the broker may serve (see holdUntil); null once it may. */
+  private held: Promise<void> | null = null;
+
   constructor(
     private readonly services: BrokerServices,
     private readonly metrics: BrokerMetrics,
     private readonly logger: Logger,
   ) {}
 
+  /**
+   * Requests that arrive before `ready` resolves wait for it, in arrival order (as Kafka does
+   * not process requests before the broker has caught up with the metadata): a client that
+   * connects the moment the port opens gets answers from a broker that knows the cluster.
+   */
+  holdUntil(ready: Promise<void>): void {
+    const held = ready.then(() => {
+      if (this.held === held) this.held = null;
+    });
+    this.held = held;
+  }
+
   handleFrame(frame: Buffer, connection: ConnectionInfo): ResponseFrame | Promise<ResponseFrame> {
+    // Frames held back resume in the order they were queued, before any frame read later.
+    if (this.held) return this.held.then(() => this.handleFrameNow(frame, connection));
+    return this.handleFrameNow(frame, connection);
+  }
+
+  private handleFrameNow(frame: Buffer, connection: ConnectionInfo): ResponseFrame | Promise<ResponseFrame> {
     const started = performance.now();
     const reader = new Reader(frame);
     let header: RequestHeader;

@@ -1,10 +1,12 @@
-// Produce: appends each partition's record batches to its log and answers per partition, so
-// one failing partition (unknown, corrupt batch, disk error) never fails the others. acks=0
-// gets no response at all (a failure closes the connection instead). acks=1 and acks=-1 are
-// the same on a single node (the leader is the whole ISR): both wait for the append,
-// including its fsync when fsync=always. Internal topics (`__consumer_offsets`) take no
-// produce from clients: their owner writes them, and Kafka answers INVALID_TOPIC_EXCEPTION too.
-import { isInternalTopic } from '../controller/metadata-store.js';
+// Produce: appends each partition's record batches to its log as the partition's leader and
+// answers per partition, so one failing partition (unknown, not led here, corrupt batch, disk
+// error) never fails the others. acks=0 gets no response at all (a failure closes the
+// connection instead). acks=1 answers once the leader has the records (fsynced too when
+// fsync=always); acks=-1 also waits until every in-sync replica has them, and is refused with
+// NOT_ENOUGH_REPLICAS while the ISR is below min.insync.replicas. Internal topics
+// (`__consumer_offsets`) take no produce from clients: their owner writes them, and Kafka
+// answers INVALID_TOPIC_EXCEPTION too.
+import { isInternalTopic } from '../controller/topic-names.js';
 import { produceApi } from '../protocol/apis/00-produce.js';
 import { ErrorCode, errorName } from '../protocol/errors.js';
 import { StorageError } from '../storage/errors.js';
@@ -30,6 +32,7 @@ export const produceHandler = defineHandler({
   expectsResponse: (request) => request.acks !== 0,
   errorResponse: everyPartitionFailed,
   async handle(request, { services: { metadata, replicas } }) {
+    const acksAll = request.acks === -1;
     if (request.acks !== 0 && request.acks !== 1 && request.acks !== -1) {
       return everyPartitionFailed(request, ErrorCode.INVALID_REQUIRED_ACKS);
     }
@@ -45,14 +48,24 @@ export const produceHandler = defineHandler({
       const topic = metadata.topic(topicData.name) ?? (await metadata.autoCreateTopic(topicData.name));
       const partitionResponses = topicData.partitionData.map(async (partitionData): Promise<PartitionResponse> => {
         if (typeof topic === 'number') return failed(partitionData.index, topic);
-        const log = replicas.partitionLog(topic.name, partitionData.index);
-        if (!log) return failed(partitionData.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+        const partition = replicas.leaderFor(topic.name, partitionData.index);
+        if (typeof partition === 'number') return failed(partitionData.index, partition);
         if (!partitionData.records || partitionData.records.length === 0) {
           return failed(partitionData.index, ErrorCode.CORRUPT_MESSAGE, 'no record batches');
         }
+        if (acksAll) {
+          const shortfall = replicas.isrShortfall(partition);
+          if (shortfall !== ErrorCode.NONE) {
+            return failed(partitionData.index, shortfall, `the ISR [${partition.state.isr.join(',')}] is smaller than min.insync.replicas ${replicas.minInsyncReplicas(topic.name)}`);
+          }
+        }
         try {
-          const result = await replicas.appendAsLeader(log, partitionData.records);
-          if (!result.duplicate) replicas.recordAppend(topic.name, partitionData.index, partitionData.records.length, result.lastOffset - result.baseOffset + 1);
+          const result = await replicas.appendAsLeader(partition, partitionData.records);
+          if (!result.duplicate) replicas.recordAppend(partition, partitionData.records.length, result.lastOffset - result.baseOffset + 1);
+          if (acksAll) {
+            const errorCode = await replicas.waitForIsr(partition, result.lastOffset, request.timeoutMs);
+            if (errorCode !== ErrorCode.NONE) return failed(partitionData.index, errorCode);
+          }
           return {
             index: partitionData.index,
             errorCode: ErrorCode.NONE,

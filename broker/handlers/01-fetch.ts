@@ -1,9 +1,11 @@
-// Fetch: whole record batches from each requested partition, as stored (no re-encoding),
+// Fetch: whole record batches from each requested partition's leader, as stored (no re-encoding),
 // bounded by the request's maxBytes and each partition's partitionMaxBytes — except that the
 // first batch found is returned whole even when larger, so a consumer can always progress.
 // Long poll: while fewer than minBytes are available, the request waits (up to maxWaitMs) and
 // is woken by appends to the partitions it reads. Fetch sessions (v7+) are not kept: answering
 // session id 0 tells the client to send full requests, which the protocol allows.
+// A consumer reads below the high watermark; a follower (replicaId >= 0) reads up to the log
+// end, and its fetch offset tells the leader what it has (which moves the high watermark).
 import { fetchApi } from '../protocol/apis/01-fetch.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { StorageError } from '../storage/errors.js';
@@ -37,7 +39,7 @@ interface ReadOutcome {
 
 const NO_RECORDS = Buffer.alloc(0);
 
-async function readOnce(replicas: ReplicaManager, request: FetchRequest): Promise<ReadOutcome> {
+async function readOnce(replicas: ReplicaManager, request: FetchRequest, follower: number | null): Promise<ReadOutcome> {
   let remaining = Math.max(0, request.maxBytes);
   let bytes = 0;
   let hasError = false;
@@ -46,25 +48,22 @@ async function readOnce(replicas: ReplicaManager, request: FetchRequest): Promis
   for (const topicRequest of request.topics) {
     const partitions: PartitionResponse[] = [];
     for (const partitionRequest of topicRequest.partitions) {
-      const log = replicas.partitionLog(topicRequest.topic, partitionRequest.partition);
-      if (!log) {
+      const partition = replicas.leaderFor(topicRequest.topic, partitionRequest.partition, partitionRequest.currentLeaderEpoch);
+      if (typeof partition === 'number') {
         hasError = true;
-        partitions.push(partitionError(partitionRequest.partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
+        partitions.push(partitionError(partitionRequest.partition, partition));
         continue;
       }
-      const epochError = replicas.leaderEpochError(partitionRequest.currentLeaderEpoch);
-      if (epochError !== ErrorCode.NONE) {
-        hasError = true;
-        partitions.push(partitionError(partitionRequest.partition, epochError));
-        continue;
-      }
-      const key = replicas.partitionKey(topicRequest.topic, partitionRequest.partition);
+      const log = partition.log;
+      const fetchOffset = Number(partitionRequest.fetchOffset);
+      if (follower !== null && fetchOffset <= log.logEndOffset) replicas.recordFollowerFetch(partition, follower, fetchOffset);
+      const key = partition.key;
       watched.set(key, replicas.appendCount(key));
       const limit = Math.min(partitionRequest.partitionMaxBytes, remaining);
       let records: Buffer = NO_RECORDS;
       let errorCode: number = ErrorCode.NONE;
       try {
-        records = await log.read(Number(partitionRequest.fetchOffset), limit, { minOneMessage: bytes === 0 });
+        records = await log.read(fetchOffset, limit, { minOneMessage: bytes === 0, maxOffset: follower === null ? partition.highWatermark : log.logEndOffset });
       } catch (error) {
         if (!(error instanceof StorageError)) throw error;
         if (error.kafkaErrorCode === ErrorCode.KAFKA_STORAGE_ERROR) replicas.reportStorageError('fetch', error);
@@ -77,8 +76,8 @@ async function readOnce(replicas: ReplicaManager, request: FetchRequest): Promis
       partitions.push({
         partitionIndex: partitionRequest.partition,
         errorCode,
-        highWatermark: BigInt(log.highWatermark),
-        lastStableOffset: BigInt(log.highWatermark),
+        highWatermark: BigInt(partition.highWatermark),
+        lastStableOffset: BigInt(partition.highWatermark),
         logStartOffset: BigInt(log.logStartOffset),
         abortedTransactions: null,
         records,
@@ -106,8 +105,9 @@ export const fetchHandler = defineHandler({
       return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] };
     }
     const deadline = Date.now() + Math.max(0, request.maxWaitMs);
+    const follower = request.replicaId >= 0 ? request.replicaId : null;
     for (;;) {
-      const outcome = await readOnce(replicas, request);
+      const outcome = await readOnce(replicas, request, follower);
       const waitMs = deadline - Date.now();
       if (outcome.hasError || outcome.bytes >= request.minBytes || waitMs <= 0 || replicas.shuttingDown) {
         return outcome.response;

@@ -40,19 +40,20 @@ export const listOffsetsHandler = defineHandler({
         partitions: await Promise.all(
           topic.partitions.map(async (partition): Promise<PartitionResponse> => {
             const index = partition.partitionIndex;
-            const log = replicas.partitionLog(topic.name, index);
-            if (!log) return answer(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1, -1);
-            const epochError = replicas.leaderEpochError(partition.currentLeaderEpoch);
-            if (epochError !== ErrorCode.NONE) return answer(index, epochError, -1, -1, -1);
-            const epoch = replicas.leaderEpoch;
-            if (partition.timestamp === latest) return answer(index, ErrorCode.NONE, log.highWatermark, -1, epoch);
+            const leader = replicas.leaderFor(topic.name, index, partition.currentLeaderEpoch);
+            if (typeof leader === 'number') return answer(index, leader, -1, -1, -1);
+            const log = leader.log;
+            const epoch = leader.leaderEpoch;
+            // A consumer's latest offset is the high watermark: records above it may still be lost.
+            const end = request.replicaId >= 0 ? log.logEndOffset : leader.highWatermark;
+            if (partition.timestamp === latest) return answer(index, ErrorCode.NONE, end, -1, epoch);
             if (partition.timestamp === earliest) return answer(index, ErrorCode.NONE, log.logStartOffset, -1, epoch);
             if (partition.timestamp === maxTimestamp || partition.timestamp < 0n) {
               return answer(index, ErrorCode.UNSUPPORTED_VERSION, -1, -1, -1);
             }
             try {
               const found = await log.offsetForTimestamp(Number(partition.timestamp));
-              return found
+              return found && found.offset < end
                 ? answer(index, ErrorCode.NONE, found.offset, found.timestamp, epoch)
                 : answer(index, ErrorCode.NONE, -1, -1, -1);
             } catch (error) {

@@ -1,12 +1,13 @@
-// CreateTopics: validates name, partition count, replication factor (at most the one node
-// there is now), replica assignments (only this node) and configs (only those the broker
-// supports); with validateOnly it stops there. Each topic succeeds or fails on its own.
+// CreateTopics: each topic is created by the active controller, wherever the request arrives
+// (it checks the name, partition count, replication factor against the live brokers, replica
+// assignments and configs); with validateOnly it stops after checking. Each topic succeeds or
+// fails on its own, and a created topic is in this broker's metadata before the answer.
 import { createTopicsApi } from '../protocol/apis/19-create-topics.js';
 import { ZERO_UUID } from '../protocol/codec.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { invalidTopicNameReason } from '../controller/metadata-store.js';
-import { effectiveTopicConfigs, validateTopicConfigs } from '../controller/topic-configs.js';
-import { defineHandler, isStorageFailure, type BrokerServices, type RequestOf, type ResponseOf } from './types.js';
+import type { NewTopic } from '../controller/metadata-service.js';
+import { effectiveTopicConfigs } from '../controller/topic-configs.js';
+import { defineHandler, type RequestOf, type ResponseOf } from './types.js';
 
 type TopicRequest = RequestOf<typeof createTopicsApi>['topics'][number];
 type TopicResponse = ResponseOf<typeof createTopicsApi>['topics'][number];
@@ -18,51 +19,22 @@ function failure(name: string, errorCode: number, errorMessage: string | null): 
   return { name, topicId: ZERO_UUID, errorCode, errorMessage, numPartitions: -1, replicationFactor: -1, configs: null };
 }
 
-interface Plan {
-  partitions: number;
-  configs: Record<string, string>;
-}
-
-function plan({ metadata, config }: BrokerServices, topic: TopicRequest): Plan | TopicResponse {
-  const nameProblem = invalidTopicNameReason(topic.name);
-  if (nameProblem) return failure(topic.name, ErrorCode.INVALID_TOPIC_EXCEPTION, nameProblem);
-  if (metadata.topic(topic.name)) return failure(topic.name, ErrorCode.TOPIC_ALREADY_EXISTS, `topic "${topic.name}" already exists`);
-
-  let partitions = topic.numPartitions === -1 ? config.defaultPartitions : topic.numPartitions;
-  if (topic.assignments.length > 0) {
-    if (topic.numPartitions !== -1 || topic.replicationFactor !== -1) {
-      return failure(topic.name, ErrorCode.INVALID_REQUEST, 'give either replica assignments or numPartitions/replicationFactor, not both');
-    }
-    const foreign = topic.assignments.find(
-      (assignment) => assignment.brokerIds.length !== 1 || assignment.brokerIds[0] !== metadata.nodeId,
-    );
-    if (foreign) {
-      return failure(
-        topic.name,
-        ErrorCode.INVALID_REPLICA_ASSIGNMENT,
-        `partition ${foreign.partitionIndex} is assigned to [${foreign.brokerIds.join(',')}]; this cluster has only node ${metadata.nodeId}`,
-      );
-    }
-    partitions = topic.assignments.length;
-  } else {
-    const replicationFactor = topic.replicationFactor === -1 ? 1 : topic.replicationFactor;
-    if (replicationFactor < 1 || replicationFactor > 1) {
-      return failure(
-        topic.name,
-        ErrorCode.INVALID_REPLICATION_FACTOR,
-        `replication factor ${topic.replicationFactor} is invalid: this cluster has 1 broker`,
-      );
-    }
-  }
-  if (!Number.isInteger(partitions) || partitions < 1) {
-    return failure(topic.name, ErrorCode.INVALID_PARTITIONS, `number of partitions ${topic.numPartitions} must be at least 1`);
-  }
-
+/** The topic as the controller takes it, or the refusal of a request that contradicts itself. */
+function newTopic(topic: TopicRequest): NewTopic | TopicResponse {
   const configs: Record<string, string> = {};
   for (const entry of topic.configs) if (entry.value !== null) configs[entry.name] = entry.value;
-  const configProblem = validateTopicConfigs(configs);
-  if (configProblem) return failure(topic.name, ErrorCode.INVALID_CONFIG, configProblem);
-  return { partitions, configs };
+  if (topic.assignments.length === 0) {
+    return { name: topic.name, partitions: topic.numPartitions, replicationFactor: topic.replicationFactor, assignments: null, configs };
+  }
+  if (topic.numPartitions !== -1 || topic.replicationFactor !== -1) {
+    return failure(topic.name, ErrorCode.INVALID_REQUEST, 'give either replica assignments or numPartitions/replicationFactor, not both');
+  }
+  const ordered = [...topic.assignments].sort((a, b) => a.partitionIndex - b.partitionIndex);
+  const gap = ordered.findIndex((assignment, index) => assignment.partitionIndex !== index);
+  if (gap !== -1) {
+    return failure(topic.name, ErrorCode.INVALID_REPLICA_ASSIGNMENT, `replica assignments must cover partitions 0 to ${ordered.length - 1} once each`);
+  }
+  return { name: topic.name, partitions: -1, replicationFactor: -1, assignments: ordered.map((assignment) => assignment.brokerIds), configs };
 }
 
 export const createTopicsHandler = defineHandler({
@@ -80,30 +52,29 @@ export const createTopicsHandler = defineHandler({
         topics.push(failure(topic.name, ErrorCode.INVALID_REQUEST, `topic "${topic.name}" appears more than once`));
         continue;
       }
-      const outcome = plan(services, topic);
-      if (!('partitions' in outcome)) {
-        topics.push(outcome);
+      const wanted = newTopic(topic);
+      if ('errorCode' in wanted) {
+        topics.push(wanted);
         continue;
       }
-      let topicId = ZERO_UUID;
-      if (!request.validateOnly) {
-        try {
-          topicId = (await services.metadata.createTopic(topic.name, outcome.partitions, outcome.configs)).topicId;
-        } catch (error) {
-          if (!isStorageFailure(error)) throw error;
-          services.logger.error('creating a topic failed', { topic: topic.name, reason: error.message });
-          topics.push(failure(topic.name, ErrorCode.KAFKA_STORAGE_ERROR, error.message));
-          continue;
-        }
+      const outcome = await services.metadata.createTopic(wanted, request.validateOnly);
+      if (outcome.errorCode !== ErrorCode.NONE) {
+        topics.push(failure(topic.name, outcome.errorCode, outcome.message));
+        continue;
       }
-      const effective = effectiveTopicConfigs(services.config, outcome.configs);
+      const created = services.metadata.topic(topic.name);
+      const partitions = created?.partitions.length ?? (wanted.assignments?.length ?? (wanted.partitions === -1 ? services.config.defaultPartitions : wanted.partitions));
+      const replicationFactor =
+        created?.partitions[0]?.replicas.length ??
+        (wanted.assignments?.[0]?.length ?? (wanted.replicationFactor === -1 ? services.config.defaultReplicationFactor : wanted.replicationFactor));
+      const effective = effectiveTopicConfigs(services.config, wanted.configs);
       topics.push({
         name: topic.name,
-        topicId,
+        topicId: request.validateOnly ? ZERO_UUID : (created?.topicId ?? ZERO_UUID),
         errorCode: ErrorCode.NONE,
         errorMessage: null,
-        numPartitions: outcome.partitions,
-        replicationFactor: 1,
+        numPartitions: partitions,
+        replicationFactor,
         configs: effective.map((entry) => ({
           name: entry.name,
           value: entry.value,

@@ -1,16 +1,16 @@
-// DeleteTopics: by name (v0-5) or by name or id (v6). The topic leaves the metadata first
-// (durably), then its partition directories are removed; a crash in between is finished at
-// the next start, which removes directories of topics the metadata no longer has. Then every
+// DeleteTopics: by name (v0-5) or by name or id (v6). The active controller removes the topic
+// from the metadata; every broker then removes its replicas' directories as it applies that
+// (a broker down at the time does so when it catches up). Then every
 // group's committed offsets for it are removed (Kafka's onPartitionsDeleted), so a topic
 // created again under the name does not inherit them. Internal topics are refused with
 // INVALID_REQUEST: deleting `__consumer_offsets` would lose every group's offsets. (Kafka
 // leaves this to ACLs and its kafka-topics tool; without ACLs here the broker refuses, with the
 // code Kafka gives for the internal-topic operations it prohibits outright.)
-import { isInternalTopic } from '../controller/metadata-store.js';
+import { isInternalTopic } from '../controller/topic-names.js';
 import { deleteTopicsApi } from '../protocol/apis/20-delete-topics.js';
 import { ZERO_UUID } from '../protocol/codec.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { defineHandler, isStorageFailure, type ResponseOf } from './types.js';
+import { defineHandler, type ResponseOf } from './types.js';
 import { describeError } from '../log.js';
 
 type TopicResponse = ResponseOf<typeof deleteTopicsApi>['responses'][number];
@@ -46,12 +46,9 @@ export const deleteTopicsHandler = defineHandler({
         });
         continue;
       }
-      try {
-        await metadata.deleteTopic(topic);
-      } catch (error) {
-        if (!isStorageFailure(error)) throw error;
-        logger.error('deleting a topic failed', { topic: topic.name, reason: error.message });
-        responses.push({ name: topic.name, topicId: topic.topicId, errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: error.message });
+      const outcome = await metadata.deleteTopic(topic.name);
+      if (outcome.errorCode !== ErrorCode.NONE) {
+        responses.push({ name: topic.name, topicId: topic.topicId, errorCode: outcome.errorCode, errorMessage: outcome.message });
         continue;
       }
       try {

@@ -2,7 +2,7 @@
 // watermark); whole segments below it are removed, and reads below it are out of range.
 // Internal topics (`__consumer_offsets`) refuse it with INVALID_TOPIC_EXCEPTION, as Kafka
 // does: truncating them would silently drop committed offsets.
-import { isInternalTopic } from '../controller/metadata-store.js';
+import { isInternalTopic } from '../controller/topic-names.js';
 import { deleteRecordsApi } from '../protocol/apis/21-delete-records.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { StorageError } from '../storage/errors.js';
@@ -26,10 +26,11 @@ export const deleteRecordsHandler = defineHandler({
         partitions: await Promise.all(
           topic.partitions.map(async ({ partitionIndex, offset }): Promise<PartitionResponse> => {
             if (isInternalTopic(topic.name)) return { partitionIndex, lowWatermark: -1n, errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION };
-            const log = replicas.partitionLog(topic.name, partitionIndex);
-            if (!log) return { partitionIndex, lowWatermark: -1n, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
-            const target = offset === -1n ? log.highWatermark : Number(offset);
-            if (target < 0 || target > log.highWatermark) {
+            const leader = replicas.leaderFor(topic.name, partitionIndex);
+            if (typeof leader === 'number') return { partitionIndex, lowWatermark: -1n, errorCode: leader };
+            const log = leader.log;
+            const target = offset === -1n ? leader.highWatermark : Number(offset);
+            if (target < 0 || target > leader.highWatermark) {
               return { partitionIndex, lowWatermark: -1n, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
             }
             try {

@@ -28,7 +28,7 @@ function selected(resource: ResourceRequest, name: string): boolean {
 function describeTopic({ metadata, config }: BrokerServices, resource: ResourceRequest, includeSynonyms: boolean): ResourceResult {
   const topic = metadata.topic(resource.resourceName);
   if (!topic) return failure(resource, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${resource.resourceName}" does not exist`);
-  const configs: ConfigEntry[] = effectiveTopicConfigs(config, topic.configs)
+  const configs: ConfigEntry[] = effectiveTopicConfigs(config, metadata.image.topicConfigs(topic.name))
     .filter((entry) => selected(resource, entry.name))
     .map((entry) => {
       const brokerName = topicConfigSpecByName.get(entry.name)?.brokerName ?? entry.name;
@@ -68,7 +68,7 @@ function brokerConfigs({ config, metadata }: BrokerServices): Record<string, str
     'log.flush.interval.messages': config.fsync === 'always' ? '1' : String(2n ** 63n - 1n),
     'auto.create.topics.enable': String(config.autoCreateTopics),
     'num.partitions': String(config.defaultPartitions),
-    'default.replication.factor': '1',
+    'default.replication.factor': String(config.defaultReplicationFactor),
     'socket.request.max.bytes': String(config.maxFrameBytes),
   };
 }

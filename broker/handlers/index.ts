@@ -13,6 +13,10 @@ import { syncGroupHandler } from './14-sync-group.js';
 import { describeGroupsHandler } from './15-describe-groups.js';
 import { listGroupsHandler } from './16-list-groups.js';
 import { initProducerIdHandler } from './22-init-producer-id.js';
+import { offsetForLeaderEpochHandler } from './23-offset-for-leader-epoch.js';
+import { alterPartitionHandler } from './56-alter-partition.js';
+import { brokerRegistrationHandler } from './62-broker-registration.js';
+import { brokerHeartbeatHandler } from './63-broker-heartbeat.js';
 import { allocateProducerIdsHandler } from './67-allocate-producer-ids.js';
 import { deleteGroupsHandler } from './42-delete-groups.js';
 import { apiVersionsHandlerFor } from './18-api-versions.js';
@@ -46,6 +50,10 @@ const handlersBesidesApiVersions: readonly AnyApiHandler[] = [
   deleteRecordsHandler,
   describeConfigsHandler,
   createPartitionsHandler,
+  offsetForLeaderEpochHandler,
+  alterPartitionHandler,
+  brokerRegistrationHandler,
+  brokerHeartbeatHandler,
   allocateProducerIdsHandler,
 ];
 

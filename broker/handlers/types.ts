@@ -4,12 +4,12 @@
 // and given the services they work through, never the whole broker.
 import type { BrokerConfig } from '../config.js';
 import type { MetadataService } from '../controller/metadata-service.js';
+import type { QuorumController } from '../controller/quorum-controller.js';
 import type { GroupService } from '../coordinator/group-service.js';
 import type { ProducerIdService } from '../coordinator/producer-ids.js';
 import type { Logger } from '../log.js';
 import type { ReplicaManager } from '../replication/replica-manager.js';
 import type { ApiDefinition, MessageInput, MessageValue } from '../protocol/schema.js';
-import { MetadataLogError } from '../controller/metadata-log.js';
 import { StorageError } from '../storage/errors.js';
 
 /** Everything a handler may work through; each piece of state has one owner among them. */
@@ -21,6 +21,8 @@ export interface BrokerServices {
   readonly replicas: ReplicaManager;
   /** Consumer groups and committed offsets. */
   readonly groups: GroupService;
+  /** The active controller while this node leads the metadata quorum, and the quorum's status. */
+  readonly controller: QuorumController;
   /** Producer ids for idempotent producers. */
   readonly producerIds: ProducerIdService;
   readonly logger: Logger;
@@ -72,9 +74,9 @@ export class CloseConnectionError extends Error {
   override readonly name = 'CloseConnectionError';
 }
 
-/** A failure of the disk under metadata or logs: answered as KAFKA_STORAGE_ERROR, not a bug. */
+/** A failure of the disk under the logs: answered as KAFKA_STORAGE_ERROR, not a bug. */
 export function isStorageFailure(error: unknown): error is Error {
-  return error instanceof MetadataLogError || error instanceof StorageError;
+  return error instanceof StorageError;
 }
 
 export function defineHandler<A extends ApiDefinition>(handler: ApiHandler<A>): ApiHandler<A> {

@@ -10,7 +10,7 @@ export type KafkaAdmin = ReturnType<KafkaClient['admin']>;
 
 export function kafkaClient(bootstrap: string, clientId = 'klab-test'): KafkaClient {
   return new Kafka({
-    brokers: [bootstrap],
+    brokers: bootstrap.split(','),
     clientId,
     logLevel: logLevel.NOTHING,
     retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1_000 },

@@ -9,9 +9,9 @@ import {
   createPartitions,
   createTopic,
   deleteTopic,
-  invalidTopicConfigReason,
   type CreateTopicRequest,
 } from '../../broker/controller/cluster/topic-decisions.js';
+import { validateTopicConfigs } from '../../broker/controller/topic-configs.js';
 import { ConfigResourceType } from '../../broker/controller/cluster/records.js';
 import { ErrorCode, errorName } from '../../broker/protocol/errors.js';
 import { ClusterInvariants, applyAll, decisionRefusal, liveCluster, topicUuid } from '../support/cluster-images.js';
@@ -92,7 +92,7 @@ describe('create topic', () => {
   });
 
   it('accepts every single-node topic config and the replication ones', () => {
-    expect(invalidTopicConfigReason({ 'retention.ms': '-1', 'cleanup.policy': 'delete', 'min.insync.replicas': '2', 'unclean.leader.election.enable': 'true' })).toBeNull();
+    expect(validateTopicConfigs({ 'retention.ms': '-1', 'cleanup.policy': 'delete', 'min.insync.replicas': '2', 'unclean.leader.election.enable': 'true' })).toBeNull();
   });
 });
 

@@ -179,6 +179,9 @@ describe('api registry', () => {
       32: ['DescribeConfigs', 0, 4],
       37: ['CreatePartitions', 0, 3],
       42: ['DeleteGroups', 0, 2],
+      56: ['AlterPartition', 0, 2],
+      62: ['BrokerRegistration', 0, 1],
+      63: ['BrokerHeartbeat', 0, 0],
       67: ['AllocateProducerIds', 0, 0],
     };
     for (const [key, [name, min, max]] of Object.entries(required)) {

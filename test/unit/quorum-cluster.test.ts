@@ -195,7 +195,7 @@ describe('quorum drivers on loopback', { timeout: 60_000 }, () => {
       return answer.reason ?? '';
     };
     const listOf = (list: Map<NodeId, VoterAddress>) => [...list].map(([id, a]) => `${id}@${a.host}:${a.port}`).join(',');
-    expect(await refusal(encodeHandshake({ clusterId: 'cluster-a', senderId: 1, receiverId: 0, voters: listOf(otherList) }))).toContain('every voter needs the same --voters');
+    expect(await refusal(encodeHandshake({ clusterId: 'cluster-a', senderId: 1, receiverId: 0, voters: listOf(otherList) }))).toContain('every voter needs the same voter ids in --voters');
     expect(await refusal(encodeHandshake({ clusterId: 'cluster-a', senderId: 7, receiverId: 0, voters: listOf(voters) }))).toContain('7 is not another voter');
     expect(await refusal(encodeHandshake({ clusterId: 'cluster-a', senderId: 1, receiverId: 2, voters: listOf(voters) }))).toContain('meant to dial voter 2');
   });

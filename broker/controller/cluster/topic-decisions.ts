@@ -6,30 +6,11 @@
 // distinct brokers. A caller may give each partition's replicas instead (CreateTopics and
 // CreatePartitions assignments); they must be live brokers, as many as the replication factor.
 import { ErrorCode } from '../../protocol/errors.js';
-import { invalidTopicNameReason } from '../metadata-store.js';
-import { topicConfigSpecByName, topicConfigSpecs } from '../topic-configs.js';
+import { invalidTopicNameReason } from '../topic-names.js';
+import { topicConfigSpecByName, validateTopicConfigs } from '../topic-configs.js';
 import type { ClusterImage, TopicState } from './image.js';
 import { ControllerDecisionError } from './elections.js';
 import { ConfigResourceType, type ClusterRecord } from './records.js';
-
-/** Replication configs of a cluster, checked here; the rest are the single-node table's. */
-const replicationConfigs: ReadonlyMap<string, { expected: string; valid: (value: string) => boolean }> = new Map([
-  ['min.insync.replicas', { expected: 'an integer ≥ 1', valid: (value: string) => /^[1-9]\d{0,8}$/.test(value) }],
-  ['unclean.leader.election.enable', { expected: '"true" or "false"', valid: (value: string) => value === 'true' || value === 'false' }],
-]);
-
-/** Why a set of topic configs is invalid in a cluster, or null when every entry is supported and valid. */
-export function invalidTopicConfigReason(configs: Readonly<Record<string, string>>): string | null {
-  for (const [name, value] of Object.entries(configs)) {
-    const spec = replicationConfigs.get(name) ?? topicConfigSpecByName.get(name);
-    if (!spec) {
-      const supported = [...new Set([...topicConfigSpecs.map((s) => s.name), ...replicationConfigs.keys()])].join(', ');
-      return `unsupported topic config "${name}" (supported: ${supported})`;
-    }
-    if (!spec.valid(value)) return `topic config ${name}=${JSON.stringify(value)} is invalid: expected ${spec.expected}`;
-  }
-  return null;
-}
 
 /** One partition's replicas in preference order, as CreateTopics and CreatePartitions may give them. */
 export type ReplicaAssignment = readonly number[];
@@ -55,7 +36,7 @@ export function createTopic(image: ClusterImage, request: CreateTopicRequest): C
   if (image.topicById(request.topicId)) {
     throw new ControllerDecisionError(ErrorCode.INVALID_REQUEST, `topic id ${request.topicId} is already taken by topic ${image.topicById(request.topicId)!.name}`);
   }
-  const configProblem = invalidTopicConfigReason(request.configs);
+  const configProblem = validateTopicConfigs(request.configs);
   if (configProblem) throw new ControllerDecisionError(ErrorCode.INVALID_CONFIG, `topic ${request.name}: ${configProblem}`);
   let assignments: readonly ReplicaAssignment[];
   if ('assignments' in request) {
@@ -126,8 +107,8 @@ export interface AlterTopicConfigsRequest {
 
 export function alterTopicConfigs(image: ClusterImage, request: AlterTopicConfigsRequest): ClusterRecord[] {
   knownTopic(image, request.name);
-  const unknown = request.remove.find((name) => !replicationConfigs.has(name) && !topicConfigSpecByName.has(name));
-  const problem = invalidTopicConfigReason(request.set) ?? (unknown === undefined ? null : `unsupported topic config "${unknown}" cannot be removed`);
+  const unknown = request.remove.find((name) => !topicConfigSpecByName.has(name));
+  const problem = validateTopicConfigs(request.set) ?? (unknown === undefined ? null : `unsupported topic config "${unknown}" cannot be removed`);
   if (problem) throw new ControllerDecisionError(ErrorCode.INVALID_CONFIG, `topic ${request.name}: ${problem}`);
   const topic = { resourceType: ConfigResourceType.topic, resourceName: request.name } as const;
   return [

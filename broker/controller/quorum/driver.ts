@@ -52,8 +52,12 @@ export interface QuorumDriverOptions {
   readonly clusterId: string;
   /** Every voter's controller address by id, the same on every voter, this one included. */
   readonly voters: ReadonlyMap<NodeId, VoterAddress>;
-  /** Where this voter's controller listener binds (may differ from its entry in `voters`, e.g. 0.0.0.0). */
-  readonly listen: VoterAddress;
+  /**
+   * Where this voter's controller listener binds (may differ from its entry in `voters`, e.g.
+   * 0.0.0.0). Null for a lone voter (a broker without --voters): it talks to nobody, so it
+   * listens nowhere.
+   */
+  readonly listen: VoterAddress | null;
   /** The voter's directory: quorum state, raft log and snapshot. */
   readonly dataDir: string;
   readonly logger: Logger;
@@ -88,6 +92,13 @@ export interface QuorumStatus {
 export type QuorumEvent =
   | { readonly kind: 'leader-changed'; readonly leader: NodeId | null; readonly term: number }
   | { readonly kind: 'role-changed'; readonly role: RaftRole; readonly term: number }
+  /**
+   * This voter leads and has applied an entry of its own term, so its applier holds every
+   * committed record: the moment a controller may decide on what it has applied.
+   */
+  | { readonly kind: 'leader-ready'; readonly term: number }
+  /** Committed records (or a snapshot) were applied, up to `appliedIndex`: readers of the image look again. */
+  | { readonly kind: 'applied'; readonly appliedIndex: number }
   /** The voter stopped: its disk failed or the core found its safety broken. The broker should exit. */
   | { readonly kind: 'failed'; readonly error: Error };
 
@@ -117,6 +128,8 @@ export class QuorumDriver {
   private role: RaftRole;
   private leader: NodeId | null;
   private term: number;
+  /** The term in which this voter, leading, applied an entry of its own; -1 before that. */
+  private readyTerm = -1;
 
   private constructor(
     private readonly options: QuorumDriverOptions,
@@ -161,12 +174,22 @@ export class QuorumDriver {
       throw error;
     }
     const driver = new QuorumDriver(options, core, storage, null, snapshotEveryEntries, timing.tickMs);
+    if (options.listen === null) {
+      // A lone voter is the whole quorum: no election timeout needs to pass before it knows
+      // nobody else leads, so it campaigns (and wins) before the broker serves anything.
+      for (let ticks = 0; core.status().role !== 'leader' && ticks < 2 * timing.electionTicks; ticks++) core.tick();
+      driver.schedule();
+      await driver.idle();
+      logger.info('metadata quorum of one started', { self: options.nodeId, term: core.status().term, lastIndex: core.status().lastIndex });
+      return driver;
+    }
+    const listen = options.listen;
     try {
       driver.transport = await QuorumTransport.start({
         nodeId: options.nodeId,
         clusterId: options.clusterId,
         voters: options.voters,
-        listen: options.listen,
+        listen,
         logger,
         limits: { ...defaultTransportLimits, ...options.transportLimits },
         onMessage: (message) => driver.onMessage(message),
@@ -178,7 +201,7 @@ export class QuorumDriver {
       throw error;
     }
     const status = core.status();
-    logger.info('metadata quorum voter started', { self: options.nodeId, term: status.term, lastIndex: status.lastIndex, snapshotIndex: status.snapshotIndex, listen: `${options.listen.host}:${options.listen.port}` });
+    logger.info('metadata quorum voter started', { self: options.nodeId, term: status.term, lastIndex: status.lastIndex, snapshotIndex: status.snapshotIndex, listen: `${listen.host}:${listen.port}` });
     return driver;
   }
 
@@ -228,6 +251,12 @@ export class QuorumDriver {
       snapshotIndex: status.snapshotIndex,
       voters,
     };
+  }
+
+  /** True while this voter leads and has applied everything committed before its term (see 'leader-ready'). */
+  isReadyLeader(): boolean {
+    const status = this.core.status();
+    return !this.stopped && status.role === 'leader' && status.term === this.readyTerm;
   }
 
   /** Calls `listener` on leader and role changes and on failure; returns the unsubscribe. */
@@ -307,6 +336,7 @@ export class QuorumDriver {
       for (const entry of ready.committed) this.applyEntry(entry);
       this.maybeSnapshot();
       this.noticeChanges();
+      if (ready.restore || ready.committed.length > 0) this.emit({ kind: 'applied', appliedIndex: this.appliedIndex });
     }
   }
 
@@ -322,6 +352,13 @@ export class QuorumDriver {
   private applyEntry(entry: RaftEntry): void {
     if (entry.data !== null) this.options.applier.apply({ index: entry.index, term: entry.term, data: entry.data });
     this.appliedIndex = entry.index;
+    if (entry.term !== this.readyTerm) {
+      const status = this.core.status();
+      if (status.role === 'leader' && entry.term === status.term) {
+        this.readyTerm = entry.term;
+        this.emit({ kind: 'leader-ready', term: entry.term });
+      }
+    }
     const proposal = this.pending.get(entry.index);
     if (!proposal) return;
     this.pending.delete(entry.index);
@@ -395,8 +432,12 @@ function validate(options: QuorumDriverOptions, timing: QuorumTiming, snapshotEv
   if (!options.voters.has(options.nodeId)) {
     throw new QuorumConfigError(`node ${options.nodeId} is not among the voters ${ids.join(', ')}; a voter must list itself in --voters`);
   }
+  if (options.listen === null && options.voters.size !== 1) {
+    throw new QuorumConfigError(`voter ${options.nodeId} has no controller listener, yet the quorum has ${options.voters.size} voters`);
+  }
   for (const [id, address] of options.voters) {
     if (!Number.isInteger(id) || id < 0) throw new QuorumConfigError(`voter id ${id} is not a non-negative integer`);
+    if (options.listen === null) continue;
     if (!Number.isInteger(address.port) || address.port < 1 || address.port > 65535) throw new QuorumConfigError(`voter ${id}'s port ${address.port} is not in 1..65535`);
     if (address.host.length === 0) throw new QuorumConfigError(`voter ${id} has an empty host`);
   }

@@ -377,8 +377,20 @@ export class QuorumTransport {
       return `${them} dialled ${us}, whose voters are ${canonicalVoters(voters)}: ${handshake.senderId} is not another voter`;
     }
     if (handshake.receiverId !== nodeId) return `${them} meant to dial voter ${handshake.receiverId} but reached ${us}: check the addresses in --voters`;
+    // The ids decide what a majority is, so they must agree; the addresses may differ (a voter may
+    // reach a peer through a proxy or another name for the same host).
     const ours = canonicalVoters(voters);
-    if (handshake.voters !== ours) return `${them} has voters ${handshake.voters}, ${us} has ${ours}: every voter needs the same --voters`;
+    if (voterIds(handshake.voters) !== voterIds(ours)) {
+      return `${them} has voters ${handshake.voters}, ${us} has ${ours}: every voter needs the same voter ids in --voters`;
+    }
     return null;
   }
+}
+
+/** The ids of a canonical voter list (`0@host:port,1@…`), in its order. */
+function voterIds(list: string): string {
+  return list
+    .split(',')
+    .map((entry) => entry.slice(0, entry.indexOf('@')))
+    .join(',');
 }

@@ -23,6 +23,9 @@ import { offsetForLeaderEpochApi } from './23-offset-for-leader-epoch.js';
 import { describeConfigsApi } from './32-describe-configs.js';
 import { createPartitionsApi } from './37-create-partitions.js';
 import { deleteGroupsApi } from './42-delete-groups.js';
+import { alterPartitionApi } from './56-alter-partition.js';
+import { brokerRegistrationApi } from './62-broker-registration.js';
+import { brokerHeartbeatApi } from './63-broker-heartbeat.js';
 import { allocateProducerIdsApi } from './67-allocate-producer-ids.js';
 
 export const apis: readonly ApiDefinition[] = [
@@ -48,6 +51,9 @@ export const apis: readonly ApiDefinition[] = [
   describeConfigsApi,
   createPartitionsApi,
   deleteGroupsApi,
+  alterPartitionApi,
+  brokerRegistrationApi,
+  brokerHeartbeatApi,
   allocateProducerIdsApi,
 ];
 
@@ -75,4 +81,7 @@ export * from './23-offset-for-leader-epoch.js';
 export * from './32-describe-configs.js';
 export * from './37-create-partitions.js';
 export * from './42-delete-groups.js';
+export * from './56-alter-partition.js';
+export * from './62-broker-registration.js';
+export * from './63-broker-heartbeat.js';
 export * from './67-allocate-producer-ids.js';

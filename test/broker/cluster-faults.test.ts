@@ -1,0 +1,163 @@
+// Faults on a three-broker cluster during a steady acks=all stream from librdkafka's idempotent
+// producer (python3-confluent-kafka), each followed by the history check: every acknowledged
+// record is in the log at the offset it was given, once, in send order, and nothing is there
+// that was never sent. Each test prints how long produce stalled.
+import { afterEach, describe, expect, it } from 'vitest';
+import { kafkaClient, withAdmin } from '../support/broker-clients.js';
+import { startCluster, type Cluster } from '../support/broker-cluster.js';
+import { longestAckGapMs, recoveryMs, waitForView } from '../support/cluster-faults.js';
+import { checkHistory, formatHistoryReport } from '../support/history-checker.js';
+import { readWholeTopic, startPythonStreamProducer, startKafkajsStreamProducer, type StreamProducer, type StreamRun } from '../support/stream-producers.js';
+
+const partitions = 3;
+let cluster: Cluster | undefined;
+
+/** A cluster whose every broker is registered, unfenced and caught up. */
+async function readyCluster(options: Parameters<typeof startCluster>[0] = {}): Promise<Cluster> {
+  const started = await startCluster(options);
+  cluster = started;
+  await Promise.all(started.brokers.map((broker) => started.waitReady(broker.nodeId)));
+  return started;
+}
+
+afterEach(async () => {
+  await cluster?.dispose();
+  cluster = undefined;
+});
+
+async function createTopic(current: Cluster, topic: string): Promise<void> {
+  await withAdmin(kafkaClient(current.bootstrap), (admin) =>
+    admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 3 }], waitForLeaders: true }),
+  );
+  await waitForView(current, topic, `${topic} fully replicated`, (view) => view.partitions.length === partitions && view.partitions.every((p) => p.isr.length === 3));
+}
+
+/** Runs `fault` once the stream is steady; requires the stream to make progress after it; checks the history. */
+async function streamThrough(
+  current: Cluster,
+  topic: string,
+  fault: () => Promise<number>,
+  start: (topic: string) => StreamProducer = (name) => startPythonStreamProducer({ bootstrap: current.bootstrap, topic: name, partitions, rate: 400 }),
+  client: 'librdkafka' | 'kafkajs' = 'librdkafka',
+): Promise<{ run: StreamRun; recoveredAfterMs: number; longestGapMs: number }> {
+  await createTopic(current, topic);
+  const producer = start(topic);
+  await producer.waitForAcknowledged(300, 30_000);
+  const faultAt = await fault();
+  const before = producer.reports.filter((report) => report.error === null).length;
+  await producer.waitForAcknowledged(before + 600, 90_000);
+  const run = await producer.stop();
+  const log = await readWholeTopic(current.bootstrap, topic, partitions);
+  const history = checkHistory({ sent: run.sent, acknowledged: run.acknowledged, log });
+  const report = formatHistoryReport(history);
+  if (client === 'kafkajs') {
+    // kafkajs 2.2.4 can reuse a sequence number after failover: the broker rightly drops the new
+    // record as a duplicate and answers the old batch's offset. Such an acknowledgement points at
+    // another record; it is the client's fault, reported apart. Anything else missing is a loss.
+    const clientFaults = new Set(history.wrongOffset.map((ack) => ack.value));
+    expect(history.lost.filter((ack) => !clientFaults.has(ack.value)), report).toEqual([]);
+    if (clientFaults.size > 0) console.log(`${topic}: ${clientFaults.size} kafkajs acknowledgement(s) named another record's offset (client fault)`);
+  } else {
+    expect(history.lost, report).toEqual([]);
+    expect(history.wrongOffset, report).toEqual([]);
+  }
+  expect(history.duplicated, report).toEqual([]);
+  expect(history.reordered, report).toEqual([]);
+  expect(history.phantom, report).toEqual([]);
+  expect(run.producerError).toBeNull();
+  const recoveredAfterMs = recoveryMs(run, faultAt, partitions);
+  const longestGapMs = longestAckGapMs(run, faultAt, partitions);
+  console.log(`${topic}: ${report} Produce resumed on every partition ${recoveredAfterMs} ms after the fault; longest gap ${longestGapMs} ms.`);
+  return { run, recoveredAfterMs, longestGapMs };
+}
+
+describe('three-broker cluster under faults', () => {
+  it('kill -9 of a partition leader (not the controller): nothing acknowledged is lost or doubled, and it rejoins the ISR', async () => {
+    const current = await readyCluster();
+    let victim = -1;
+    await streamThrough(current, 'kill-leader', async () => {
+      const view = await waitForView(current, 'kill-leader', 'leaders known', (v) => v.partitions.length === partitions);
+      victim = view.partitions.find((p) => p.leader !== view.controller)?.leader ?? view.partitions[0]!.leader;
+      const at = Date.now();
+      await current.kill9(victim);
+      return at;
+    });
+    await current.restart(victim);
+    await waitForView(current, 'kill-leader', `broker ${victim} back in every ISR`, (view) => view.partitions.every((p) => p.isr.includes(victim)));
+  });
+
+  it('kill -9 of the active controller: a new controller takes over, and the stream loses nothing', async () => {
+    const current = await readyCluster();
+    let victim = -1;
+    const { recoveredAfterMs } = await streamThrough(current, 'kill-controller', async () => {
+      const view = await waitForView(current, 'kill-controller', 'a controller known', (v) => v.controller >= 0);
+      victim = view.controller;
+      const at = Date.now();
+      await current.kill9(victim);
+      return at;
+    });
+    expect(Number.isFinite(recoveredAfterMs)).toBe(true);
+    const after = await waitForView(current, 'kill-controller', 'another controller', (view) => view.controller >= 0 && view.controller !== victim, 30_000, [victim]);
+    expect(after.controller).not.toBe(victim);
+    await current.restart(victim);
+  });
+
+  it('SIGSTOP of a follower past the lag and session timeouts: it leaves the ISR, and after SIGCONT rejoins it', async () => {
+    const current = await readyCluster({ extraArgs: ['--replica-lag-time-max-ms', '2000'] });
+    let victim = -1;
+    await streamThrough(current, 'pause-follower', async () => {
+      const view = await waitForView(current, 'pause-follower', 'leaders known', (v) => v.partitions.length === partitions);
+      victim = [0, 1, 2].find((id) => view.partitions.every((p) => p.leader !== id) && id !== view.controller) ?? view.partitions[0]!.replicas.find((id) => id !== view.partitions[0]!.leader)!;
+      const at = Date.now();
+      current.pause(victim);
+      await waitForView(current, 'pause-follower', `broker ${victim} out of every ISR`, (v) => v.partitions.every((p) => !p.isr.includes(victim)), 30_000, [victim]);
+      current.resume(victim);
+      return at;
+    });
+    await waitForView(current, 'pause-follower', `broker ${victim} back in every ISR`, (view) => view.partitions.every((p) => p.isr.includes(victim)));
+  });
+
+  it('a network partition isolating a leader from the other two: leadership moves, and after healing it follows again', async () => {
+    const current = await readyCluster({ withLinkProxies: true });
+    let victim = -1;
+    await streamThrough(current, 'isolate-leader', async () => {
+      const view = await waitForView(current, 'isolate-leader', 'leaders known', (v) => v.partitions.length === partitions);
+      victim = view.partitions[0]!.leader;
+      const at = Date.now();
+      current.isolate(victim);
+      await waitForView(current, 'isolate-leader', `leadership away from broker ${victim}`, (v) => v.partitions.every((p) => p.leader !== victim), 30_000, [victim]);
+      current.heal();
+      return at;
+    });
+    await waitForView(current, 'isolate-leader', `broker ${victim} back in every ISR`, (view) => view.partitions.every((p) => p.isr.includes(victim)));
+  });
+
+  it('a full restart of all three brokers keeps every acknowledged record', async () => {
+    const current = await readyCluster();
+    await streamThrough(current, 'full-restart', async () => {
+      const at = Date.now();
+      await Promise.all([0, 1, 2].map((id) => current.kill9(id)));
+      await Promise.all([0, 1, 2].map((id) => current.restart(id)));
+      return at;
+    });
+  });
+
+  it('kafkajs through a leader kill -9: every record acknowledged from its own partition is in the log where it was acknowledged', async () => {
+    const current = await readyCluster();
+    const { run } = await streamThrough(
+      current,
+      'kafkajs-kill-leader',
+      async () => {
+        const view = await waitForView(current, 'kafkajs-kill-leader', 'leaders known', (v) => v.partitions.length === partitions);
+        const victim = view.partitions.find((p) => p.leader !== view.controller)?.leader ?? view.partitions[0]!.leader;
+        const at = Date.now();
+        await current.kill9(victim);
+        return at;
+      },
+      (topic) => startKafkajsStreamProducer({ bootstrap: current.bootstrap, topic, partitions, rate: 200 }),
+      'kafkajs',
+    );
+    // kafkajs 2.2.4's own faults under failover (see the issue) are reported apart, not counted as acknowledged.
+    if (run.clientFaults.length > 0) console.log(`kafkajs client faults: ${run.clientFaults.length}`);
+  });
+});
