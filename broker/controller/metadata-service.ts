@@ -12,12 +12,14 @@ import { createPartitionsApi } from '../protocol/apis/37-create-partitions.js';
 import { createTopicsApi } from '../protocol/apis/19-create-topics.js';
 import { deleteTopicsApi } from '../protocol/apis/20-delete-topics.js';
 import { alterPartitionApi } from '../protocol/apis/56-alter-partition.js';
+import { electLeadersApi } from '../protocol/apis/43-elect-leaders.js';
 import { ErrorCode, errorName } from '../protocol/errors.js';
 import type { IsrChange, ReplicaManager } from '../replication/replica-manager.js';
 import type { ClusterMetadataApplier } from './cluster/applier.js';
 import { ControllerDecisionError } from './cluster/elections.js';
 import type { BrokerRegistration, ClusterImage, TopicState } from './cluster/image.js';
-import { changeIsr } from './cluster/partition-decisions.js';
+import { changeIsr, electLeaders, type ElectionResult, type ElectionType, type PartitionRef } from './cluster/partition-decisions.js';
+import { NO_LEADER } from './cluster/records.js';
 import { createPartitions, createTopic, deleteTopic } from './cluster/topic-decisions.js';
 import { ControllerUnavailableError, RemoteNotControllerError, type ControllerChannel } from './controller-channel.js';
 import type { QuorumDriver } from './quorum/driver.js';
@@ -293,6 +295,47 @@ export class MetadataService {
         if (errorCode !== ErrorCode.NONE) throw new ControllerDecisionError(errorCode as ErrorCode, `${where} refused by the controller: ${errorName(errorCode)}`);
       },
     );
+  }
+
+  /**
+   * ElectLeaders through the active controller: moves each partition's leadership as `type`
+   * asks (every partition when `partitions` is null) and says per partition why it could not.
+   * Resolves once this broker's image shows the moved leaders, so a client's next Metadata
+   * here sees them; rejects with ControllerUnavailableError when no controller answers.
+   */
+  async electLeaders(type: ElectionType, partitions: readonly PartitionRef[] | null): Promise<ElectionResult[]> {
+    const what = `${type} leader election of ${partitions ? `${partitions.length} partition(s)` : 'every partition'}`;
+    const results = await this.channel.call(
+      what,
+      changeTimeoutMs,
+      (controller) =>
+        controller.decide(what, (image) => {
+          const decision = electLeaders(image, type, partitions);
+          return { records: decision.records, result: decision.results };
+        }),
+      async (client) => {
+        const byTopic = new Map<string, number[]>();
+        for (const { topic, partitionIndex } of partitions ?? []) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partitionIndex]);
+        const response = await client.request(electLeadersApi, 2, {
+          electionType: type === 'preferred' ? 0 : 1,
+          topicPartitions: partitions ? [...byTopic].map(([topic, indexes]) => ({ topic, partitions: indexes })) : null,
+          timeoutMs: changeTimeoutMs,
+        });
+        if (response.errorCode === ErrorCode.NOT_CONTROLLER) throw new RemoteNotControllerError(`${what}: the broker asked is no longer the controller`);
+        if (response.errorCode !== ErrorCode.NONE) throw new ControllerDecisionError(response.errorCode as ErrorCode, `${what} refused by the controller: ${errorName(response.errorCode)}`);
+        return response.replicaElectionResults.flatMap(({ topic, partitionResult }) =>
+          partitionResult.map((result): ElectionResult => ({ topic, partitionIndex: result.partitionId, errorCode: result.errorCode as ErrorCode, message: result.errorMessage })),
+        );
+      },
+    );
+    const moved = results.filter((result) => result.errorCode === ErrorCode.NONE);
+    await this.settle(() =>
+      moved.every(({ topic, partitionIndex }) => {
+        const partition = this.image.topic(topic)?.partitions[partitionIndex];
+        return partition !== undefined && (type === 'preferred' ? partition.leader === partition.replicas[0] : partition.leader !== NO_LEADER);
+      }),
+    );
+    return results;
   }
 
   /** Runs a change on the controller and turns its refusal into an outcome. */

@@ -19,6 +19,9 @@ import { brokerRegistrationHandler } from './62-broker-registration.js';
 import { brokerHeartbeatHandler } from './63-broker-heartbeat.js';
 import { allocateProducerIdsHandler } from './67-allocate-producer-ids.js';
 import { deleteGroupsHandler } from './42-delete-groups.js';
+import { electLeadersHandler } from './43-elect-leaders.js';
+import { describeQuorumHandler } from './55-describe-quorum.js';
+import { describeClusterHandler } from './60-describe-cluster.js';
 import { apiVersionsHandlerFor } from './18-api-versions.js';
 import { createTopicsHandler } from './19-create-topics.js';
 import { deleteTopicsHandler } from './20-delete-topics.js';
@@ -55,6 +58,9 @@ const handlersBesidesApiVersions: readonly AnyApiHandler[] = [
   brokerRegistrationHandler,
   brokerHeartbeatHandler,
   allocateProducerIdsHandler,
+  electLeadersHandler,
+  describeQuorumHandler,
+  describeClusterHandler,
 ];
 
 /** Every API this broker answers, sorted by key, as ApiVersions lists them. */

@@ -23,6 +23,9 @@ import { offsetForLeaderEpochApi } from './23-offset-for-leader-epoch.js';
 import { describeConfigsApi } from './32-describe-configs.js';
 import { createPartitionsApi } from './37-create-partitions.js';
 import { deleteGroupsApi } from './42-delete-groups.js';
+import { electLeadersApi } from './43-elect-leaders.js';
+import { describeQuorumApi } from './55-describe-quorum.js';
+import { describeClusterApi } from './60-describe-cluster.js';
 import { alterPartitionApi } from './56-alter-partition.js';
 import { brokerRegistrationApi } from './62-broker-registration.js';
 import { brokerHeartbeatApi } from './63-broker-heartbeat.js';
@@ -55,6 +58,9 @@ export const apis: readonly ApiDefinition[] = [
   brokerRegistrationApi,
   brokerHeartbeatApi,
   allocateProducerIdsApi,
+  electLeadersApi,
+  describeQuorumApi,
+  describeClusterApi,
 ];
 
 export const apisByKey: ReadonlyMap<number, ApiDefinition> = new Map(apis.map((api) => [api.key, api]));
@@ -81,6 +87,9 @@ export * from './23-offset-for-leader-epoch.js';
 export * from './32-describe-configs.js';
 export * from './37-create-partitions.js';
 export * from './42-delete-groups.js';
+export * from './43-elect-leaders.js';
+export * from './55-describe-quorum.js';
+export * from './60-describe-cluster.js';
 export * from './56-alter-partition.js';
 export * from './62-broker-registration.js';
 export * from './63-broker-heartbeat.js';
