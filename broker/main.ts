@@ -53,6 +53,7 @@ async function main(): Promise<void> {
     });
     process.exit(1);
   });
+  metrics.watchController(broker.services.controller, broker.services.metadata);
   const dispatcher = new RequestDispatcher(broker.services, metrics, log);
   dispatcher.holdUntil(broker.whenStarted());
   const servers: KafkaServer[] = [];

@@ -71,6 +71,7 @@ export class ReplicaManager {
     metrics.watchLogEndOffsets(() =>
       this.logs.all().map(({ topic, partition, log }) => [{ topic, partition: String(partition) }, log.logEndOffset]),
     );
+    metrics.watchLedPartitions(() => this.ledPartitions());
     this.fetcherHost = {
       selfId: settings.nodeId,
       logger: logger.child('fetcher'),
@@ -347,6 +348,11 @@ export class ReplicaManager {
 
   // ---- the ISR -------------------------------------------------------------------------------
 
+  /** The assignments of the partitions this broker leads (the replication gauges read them). */
+  ledPartitions(): ReplicaAssignmentState[] {
+    return [...this.partitions.values()].filter((partition) => partition.role === 'leader').map((partition) => partition.state);
+  }
+
   /** Followers that fell behind for longer than replica.lag.time.max.ms leave the ISR of the partitions this broker leads. */
   private checkIsrs(): void {
     const now = Date.now();
@@ -369,6 +375,7 @@ export class ReplicaManager {
     partition.pendingIsr = isr;
     this.logger.info('asking the controller to change an ISR', { partition: partition.key, from: state.isr.join(','), to: isr.join(','), reason });
     send({ topicId: state.topicId, partitionIndex: partition.index, leaderEpoch: state.leaderEpoch, partitionEpoch: state.partitionEpoch, isr })
+      .then(() => (isr.length < state.isr.length ? this.metrics.isrShrinks : this.metrics.isrExpands).inc())
       .catch((error: unknown) => this.logger.warn('ISR change refused or failed; the leader will try again', { partition: partition.key, reason: describeError(error) }))
       .finally(() => {
         if (partition.pendingIsr === isr) partition.pendingIsr = null;
