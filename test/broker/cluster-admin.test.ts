@@ -233,7 +233,9 @@ describe('unclean leader election on a three-broker cluster', () => {
     expect(offline.partitions[0]!.isr).toEqual([leader]);
     const live = current.brokers.filter((broker) => broker.nodeId !== leader).map((broker) => broker.externalBootstrap).join(',');
     const refused = await produceOne(live, 'clean-only', 0);
+    // librdkafka holds the record while the partition has no leader, until its timeout.
     expect(refused.exitCode).not.toBe(0);
+    expect(refused.stderr).toMatch(/Delivery failed/);
     const controllerMetrics = await waitForMetrics(current, offline.controller, 'the offline partition', (values) => values.get('klab_controller_active') === 1);
     expect(controllerMetrics.get('klab_controller_offline_partitions')).toBe(1);
 
