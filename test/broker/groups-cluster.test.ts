@@ -1,10 +1,14 @@
 // Consumer groups on a three-broker cluster of real processes with kafkajs: a group's
 // coordinator is the leader of its `__consumer_offsets` partition; when that broker is killed
 // (kill -9) the partition's new leader loads the group from the replicated records, the members
-// find it, and a fresh member resumes exactly where the group's commits left off.
+// find it, and a fresh member resumes exactly where the group's commits left off. A topic
+// deleted through another broker loses its committed offsets at the coordinator too.
 import kafkajs from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { offsetCommitApi } from '../../broker/protocol/apis/08-offset-commit.js';
+import { offsetFetchApi } from '../../broker/protocol/apis/09-offset-fetch.js';
 import { findCoordinatorApi } from '../../broker/protocol/apis/10-find-coordinator.js';
+import { deleteTopicsApi } from '../../broker/protocol/apis/20-delete-topics.js';
 import { ErrorCode } from '../../broker/protocol/errors.js';
 import { startCluster, type Cluster } from '../support/broker-cluster.js';
 import { WireClient } from '../support/broker-wire.js';
@@ -53,13 +57,13 @@ async function waitFor(what: string, condition: () => boolean | Promise<boolean>
   }
 }
 
-/** The coordinator broker `port` names for GROUP, once it names one other than `gone`. */
-async function coordinatorOf(port: number, gone = -1): Promise<number> {
+/** The coordinator broker `port` names for `group`, once it names one other than `gone`. */
+async function coordinatorOf(port: number, gone = -1, group = GROUP): Promise<number> {
   const wire = await WireClient.connect(port);
   try {
     let answer = { errorCode: -1, nodeId: -1, errorMessage: null as string | null };
     await waitFor('FindCoordinator to name a coordinator', async () => {
-      answer = await wire.request(findCoordinatorApi, 3, { key: GROUP, keyType: 0 });
+      answer = await wire.request(findCoordinatorApi, 3, { key: group, keyType: 0 });
       return answer.errorCode === ErrorCode.NONE && answer.nodeId !== gone;
     });
     return answer.nodeId;
@@ -114,21 +118,68 @@ async function committedOffsets(brokers: readonly string[]): Promise<number[]> {
   }
 }
 
-describe('consumer groups on a three-broker cluster', () => {
-  it('a group survives kill -9 of its coordinator: the new leader of its offsets partition serves it and a fresh member resumes from the commits', async () => {
-    cluster = await startCluster();
-    const started = cluster;
-    for (const broker of started.brokers) await started.waitReady(broker.nodeId);
-    const everyone = started.brokers.map((broker) => broker.externalBootstrap);
-    const admin = client(everyone, 'setup').admin();
-    await admin.connect();
-    try {
-      await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: PARTITIONS, replicationFactor: 3 }], waitForLeaders: true });
-    } finally {
-      await admin.disconnect();
-    }
+async function startedCluster(): Promise<Cluster> {
+  cluster = await startCluster();
+  for (const broker of cluster.brokers) await cluster.waitReady(broker.nodeId);
+  return cluster;
+}
 
-    const port = (nodeId: number) => Number(started.brokers[nodeId]!.externalBootstrap.split(':')[1]);
+async function createTopic(brokers: readonly string[], topic: string): Promise<void> {
+  const admin = client(brokers, 'setup').admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS, replicationFactor: 3 }], waitForLeaders: true });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+const portOf = (started: Cluster, nodeId: number) => Number(started.brokers[nodeId]!.externalBootstrap.split(':')[1]);
+
+describe('consumer groups on a three-broker cluster', () => {
+  it('drops the committed offsets of a topic deleted through another broker, at the group\'s coordinator', async () => {
+    const started = await startedCluster();
+    const everyone = started.brokers.map((broker) => broker.externalBootstrap);
+    await createTopic(everyone, TOPIC);
+    const group = 'offsets-of-deleted-topic';
+    const coordinator = await coordinatorOf(portOf(started, 0), -1, group);
+    const other = started.brokers.find((broker) => broker.nodeId !== coordinator)!.nodeId;
+
+    const atCoordinator = await WireClient.connect(portOf(started, coordinator));
+    const elsewhere = await WireClient.connect(portOf(started, other));
+    try {
+      const committed = await atCoordinator.request(offsetCommitApi, 7, {
+        groupId: group,
+        generationIdOrMemberEpoch: -1,
+        memberId: '',
+        groupInstanceId: null,
+        topics: [{ name: TOPIC, partitions: [{ partitionIndex: 1, committedOffset: 5n, committedLeaderEpoch: -1, committedMetadata: null }] }],
+      });
+      expect(committed.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.NONE);
+      // The coordinator alone holds the group: another broker sends the client away.
+      const askedElsewhere = await elsewhere.request(offsetFetchApi, 7, { groupId: group, topics: null, requireStable: false });
+      expect(askedElsewhere.errorCode).toBe(ErrorCode.NOT_COORDINATOR);
+
+      const deleted = await elsewhere.request(deleteTopicsApi, 4, { topicNames: [TOPIC], timeoutMs: 30_000 });
+      expect(deleted.responses.map((r) => r.errorCode)).toEqual([ErrorCode.NONE]);
+      const offsetsAtCoordinator = async () => (await atCoordinator.request(offsetFetchApi, 7, { groupId: group, topics: null, requireStable: false })).topics;
+      await waitFor('the coordinator to drop the deleted topic\'s offsets', async () => (await offsetsAtCoordinator()).length === 0);
+
+      // A topic created again under the name starts without them.
+      await createTopic(everyone, TOPIC);
+      const fetched = await atCoordinator.request(offsetFetchApi, 7, { groupId: group, topics: [{ name: TOPIC, partitionIndexes: [1] }], requireStable: false });
+      expect(fetched.topics[0]!.partitions[0]!.committedOffset).toBe(-1n);
+    } finally {
+      atCoordinator.destroy();
+      elsewhere.destroy();
+    }
+  });
+
+  it('a group survives kill -9 of its coordinator: the new leader of its offsets partition serves it and a fresh member resumes from the commits', async () => {
+    const started = await startedCluster();
+    const everyone = started.brokers.map((broker) => broker.externalBootstrap);
+    await createTopic(everyone, TOPIC);
+    const port = (nodeId: number) => portOf(started, nodeId);
     const coordinator = await coordinatorOf(port(0));
     // Every broker names the same coordinator: the leader of the group's offsets partition.
     for (const broker of started.brokers) expect(await coordinatorOf(port(broker.nodeId))).toBe(coordinator);
