@@ -3,19 +3,24 @@
 // Node flags its shebang names (as every launcher does), then
 //   kcat:    1,000,000 × 100 B and 200,000 × 1 KiB records, acks=1 and acks=-1
 //            (-X linger.ms=5 -X batch.num.messages=10000), and a full `-C -e` read-back;
-//   kafkajs: 1,000 records per send, acks=1 and acks=-1, and a consumer-group read-back.
+//   kafkajs: 1,000 records per send, acks=1 and acks=-1, and a consumer-group read-back;
+//   cluster: three brokers on loopback (replication factor 3, min.insync.replicas 2), kcat
+//            1,000,000 × 100 B acks=all to 1 and 6 partitions, their read-back, and kafkajs
+//            acks=-1 to 1 and 6 partitions; each row with its share of the single broker's
+//            rate for the same kcat workload measured earlier in the same run.
 // A kcat run lasts about half a second, so on a shared 2-core machine one run says little:
 // each kcat case runs five times (a fresh topic each) and prints the median with the range.
 // Produce latency p50/p99 comes from the broker's own request-duration histogram (kcat
 // runs) and from each kafkajs send() round trip; kcat runs also print the broker's CPU time
 // per run (Linux), steadier than throughput on a machine shared with other work.
-// Usage: node bench/broker.mjs [--quick] [--only kcat|kafkajs]   (--quick: a tenth, once)
+// Usage: node bench/broker.mjs [--quick] [--only kcat|kafkajs|cluster]   (--quick: a tenth, once)
 // Environment: KLAB_BENCH_BROKER=path runs another bundle (to compare builds side by side);
 // KLAB_BENCH_CPU_PROF=dir writes the broker's CPU profile there.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,13 +39,13 @@ async function shebangNodeFlags(bundle) {
   return /^#!\/usr\/bin\/env -S node (.+)$/.exec(firstLine)?.[1].trim().split(/\s+/) ?? [];
 }
 
-async function startBroker(dataDir, brokerArgs = []) {
+async function startBroker(dataDir, brokerArgs = [], { nodeId = 0, listen = ['--listen', '127.0.0.1:0'] } = {}) {
   const bundle = process.env.KLAB_BENCH_BROKER ?? path.join(root, 'dist/klab-broker.js');
   const child = spawn(process.execPath, [
     ...(await shebangNodeFlags(bundle)),
     ...(process.env.KLAB_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.KLAB_BENCH_CPU_PROF}`] : []),
     bundle,
-    '--node-id', '0', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--metrics', '127.0.0.1:0',
+    '--node-id', String(nodeId), ...listen, '--data-dir', dataDir, '--metrics', '127.0.0.1:0',
     ...brokerArgs,
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
@@ -57,7 +62,52 @@ async function startBroker(dataDir, brokerArgs = []) {
     child.stderr.on('data', untilListening);
     child.once('exit', (code) => reject(new Error(`broker exited ${code}: ${log}`)));
   });
+  await untilReady(ports.metrics);
   return { child, ...ports, stop: async () => { child.kill('SIGTERM'); await once(child, 'exit'); } };
+}
+
+/** Polls /readyz until the broker says it is registered and caught up (a cluster member may take a moment). */
+async function untilReady(metricsPort) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const status = await fetch(`http://127.0.0.1:${metricsPort}/readyz`).then((response) => response.status, () => 0);
+    if (status === 200) return;
+    if (Date.now() > deadline) throw new Error(`broker on metrics port ${metricsPort} not ready within 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function freePort() {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** Three brokers on loopback, every one a voter, as the StatefulSet runs them. */
+async function startCluster(workDir, brokerArgs) {
+  const ids = [0, 1, 2];
+  const kafkaPorts = await Promise.all(ids.map(freePort));
+  const controllerPorts = await Promise.all(ids.map(freePort));
+  const voters = ids.map((id) => `${id}@127.0.0.1:${controllerPorts[id]}`).join(',');
+  const brokers = await Promise.all(
+    ids.map((id) =>
+      startBroker(path.join(workDir, `cluster-${id}`), ['--cluster-id', 'bench', '--voters', voters, '--controller-listen', `127.0.0.1:${controllerPorts[id]}`, ...brokerArgs], {
+        nodeId: id,
+        listen: ['--listen', `127.0.0.1:${kafkaPorts[id]}`],
+      }),
+    ),
+  );
+  return { brokers, bootstrap: brokers.map((broker) => `127.0.0.1:${broker.kafka}`).join(','), stop: () => Promise.all(brokers.map((broker) => broker.stop())) };
+}
+
+/** Summed CPU seconds of several broker processes. */
+async function clusterCpuSeconds(brokers) {
+  let total = 0;
+  for (const broker of brokers) total += await brokerCpuSeconds(broker.child.pid);
+  return total;
 }
 
 /**
@@ -152,6 +202,9 @@ const format = (value, digits = 0) => value.toLocaleString('en-US', { maximumFra
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
 const range = (values) => `${format(Math.min(...values), 2)}–${format(Math.max(...values), 2)} s`;
 
+/** msg/s of each single-broker kcat row of this run, for the cluster rows' share. */
+const singleNodeRates = new Map();
+
 const kcatCases = [
   { count: Math.round(1_000_000 * scale), size: 100 },
   { count: Math.round(200_000 * scale), size: 1024 },
@@ -187,6 +240,7 @@ async function benchKcat(broker, workDir, { cases = kcatCases, acksLevels = [1, 
         }
         const after = await produceHistogram(broker.metrics);
         const typical = median(seconds);
+        singleNodeRates.set(`${count}x${size} acks=${acks}`, count / typical);
         console.log(
           `kcat produce ${format(count)} × ${size} B acks=${acks}: ${format(count / typical)} msg/s, ` +
             `${format(mb / typical, 1)} MB/s (median of ${kcatRuns}: ${format(typical, 2)} s, range ${range(seconds)}); ` +
@@ -280,6 +334,75 @@ async function benchKafkajs(broker) {
   await admin.disconnect();
 }
 
+async function benchCluster(workDir) {
+  const cluster = await startCluster(workDir, kafkaFlushPolicy);
+  const count = Math.round(1_000_000 * scale);
+  const size = 100;
+  const input = path.join(workDir, 'input-cluster.txt');
+  await writeInput(input, count, size);
+  const kafka = new kafkajs.Kafka({ brokers: cluster.bootstrap.split(','), clientId: 'bench-cluster', logLevel: kafkajs.logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const share = (rate, key) => {
+    const single = singleNodeRates.get(key);
+    return single ? `${format(rate / single, 2)} of the single broker's ${format(single)} msg/s (${key})` : 'no single-broker row this run';
+  };
+  try {
+    console.log(`cluster: 3 brokers, replication factor 3, min.insync.replicas 2, bootstrap ${cluster.bootstrap}`);
+    for (const partitions of [1, 6]) {
+      const seconds = [];
+      let cpuSeconds = 0;
+      for (let runIndex = 0; runIndex < kcatRuns; runIndex++) {
+        const topic = `cluster-kcat-${partitions}-${runIndex}`;
+        await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 3 }], waitForLeaders: true });
+        const cpuBefore = await clusterCpuSeconds(cluster.brokers);
+        const produced = await run('/usr/bin/kcat', ['-P', '-b', cluster.bootstrap, '-t', topic, '-X', 'linger.ms=5', '-X', 'batch.num.messages=10000', '-X', 'acks=-1', '-l', input]);
+        cpuSeconds += (await clusterCpuSeconds(cluster.brokers)) - cpuBefore;
+        seconds.push(produced.seconds);
+        if (runIndex > 0) await admin.deleteTopics({ topics: [topic] });
+      }
+      const typical = median(seconds);
+      const rate = count / typical;
+      console.log(
+        `cluster kcat produce ${format(count)} × ${size} B acks=all, ${partitions} partition(s): ${format(rate)} msg/s ` +
+          `(median of ${kcatRuns}: ${format(typical, 2)} s, range ${range(seconds)}); ${share(rate, `${count}x${size} acks=1`)}; ` +
+          `${share(rate, `${count}x${size} acks=-1`)}; CPU of all three brokers ${format(cpuSeconds / kcatRuns, 2)} s per run`,
+      );
+      const readBack = `cluster-kcat-${partitions}-0`;
+      const output = path.join(workDir, 'consumed.txt');
+      const consumeSeconds = [];
+      for (let runIndex = 0; runIndex < consumeRuns; runIndex++) {
+        const consumed = await run('/usr/bin/kcat', ['-C', '-b', cluster.bootstrap, '-t', readBack, '-o', 'beginning', '-e', '-q'], { stdoutFile: output });
+        const lines = await countLines(output);
+        if (lines !== count) throw new Error(`kcat consumed ${lines} of ${count} from the cluster`);
+        consumeSeconds.push(consumed.seconds);
+      }
+      await rm(output);
+      await admin.deleteTopics({ topics: [readBack] });
+      const typicalConsume = median(consumeSeconds);
+      console.log(`cluster kcat consume ${format(count)} × ${size} B, ${partitions} partition(s): ${format(count / typicalConsume)} msg/s (median of ${consumeRuns}, range ${range(consumeSeconds)})`);
+    }
+    for (const partitions of [1, 6]) {
+      const topic = `cluster-kafkajs-${partitions}`;
+      await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 3 }], waitForLeaders: true });
+      const producer = kafka.producer();
+      await producer.connect();
+      const records = Math.round(100_000 * scale);
+      const value = Buffer.alloc(size, 'k');
+      const started = process.hrtime.bigint();
+      for (let sent = 0; sent < records; sent += 1000) {
+        await producer.send({ topic, acks: -1, messages: Array.from({ length: Math.min(1000, records - sent) }, () => ({ value })) });
+      }
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      await producer.disconnect();
+      console.log(`cluster kafkajs produce ${format(records)} × ${size} B acks=-1 (1,000 per send), ${partitions} partition(s): ${format(records / seconds)} msg/s`);
+    }
+  } finally {
+    await admin.disconnect();
+    await cluster.stop();
+  }
+}
+
 // Apache Kafka, which the issue's reference figures come from, leaves flushing to the OS by
 // default (log.flush.interval.ms unset): acknowledged writes are in the page cache, durable
 // against a broker crash, and replication covers the machine. The comparable run starts
@@ -293,12 +416,15 @@ try {
     console.log(
       `broker on 127.0.0.1:${broker.kafka}, flush left to the OS as in Kafka's defaults, ${os.cpus().length} cores, node ${process.version}`,
     );
-    if (only !== 'kafkajs') await benchKcat(broker, workDir);
-    if (only !== 'kcat') await benchKafkajs(broker);
+    if (only === null || only === 'kcat' || only === 'cluster') {
+      await benchKcat(broker, workDir, only === 'cluster' ? { cases: kcatCases.slice(0, 1), consume: false } : {});
+    }
+    if (only === null || only === 'kafkajs') await benchKafkajs(broker);
   } finally {
     await broker.stop();
   }
-  if (only !== 'kafkajs') {
+  if (only === null || only === 'cluster') await benchCluster(workDir);
+  if (only === null || only === 'kcat') {
     const defaults = await startBroker(path.join(workDir, 'data-defaults'));
     try {
       console.log('broker with its default fsync=interval (every 1,000 ms):');

@@ -3,7 +3,8 @@
 // that has just become a follower first asks the leader where their logs diverge
 // (OffsetForLeaderEpoch, KIP-101 with KIP-279's refinement) and drops its own tail from
 // there, so records a deposed leader wrote but never committed go away. Fetched batches are
-// appended exactly as the leader stored them, and the leader's high watermark is taken.
+// appended exactly as the leader stored them, and the leader's high watermark and log start
+// offset are taken.
 // A response for a partition whose leader epoch or log end changed while it was in flight is
 // dropped: the partition's new state decides what happens next.
 import type { HostPort } from '../config.js';
@@ -214,6 +215,9 @@ export class ReplicaFetcher {
           this.host.followerAppended(partition);
         }
         partition.setFollowerHighWatermark(Number(answer.highWatermark));
+        // DeleteRecords and retention on the leader move its log start; the follower follows.
+        const leaderStart = Math.min(Number(answer.logStartOffset), partition.log.logEndOffset);
+        if (leaderStart > partition.log.logStartOffset) await partition.log.deleteRecordsBefore(leaderStart);
       }
     }
     return failures < sent.length;

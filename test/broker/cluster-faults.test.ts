@@ -38,7 +38,7 @@ async function streamThrough(
   topic: string,
   fault: () => Promise<number>,
   start: (topic: string) => StreamProducer = (name) => startPythonStreamProducer({ bootstrap: current.bootstrap, topic: name, partitions, rate: 400 }),
-  client: 'librdkafka' | 'kafkajs' = 'librdkafka',
+  client: 'librdkafka' | 'kafkajs' | 'kafka-python' = 'librdkafka',
 ): Promise<{ run: StreamRun; recoveredAfterMs: number; longestGapMs: number }> {
   await createTopic(current, topic);
   const producer = start(topic);
@@ -61,7 +61,8 @@ async function streamThrough(
     expect(history.lost, report).toEqual([]);
     expect(history.wrongOffset, report).toEqual([]);
   }
-  expect(history.duplicated, report).toEqual([]);
+  // kafka-python has no idempotence: a retry after a lost answer may store a record twice.
+  if (client !== 'kafka-python') expect(history.duplicated, report).toEqual([]);
   expect(history.reordered, report).toEqual([]);
   expect(history.phantom, report).toEqual([]);
   expect(run.producerError).toBeNull();
@@ -159,5 +160,22 @@ describe('three-broker cluster under faults', () => {
     );
     // kafkajs 2.2.4's own faults under failover (see the issue) are reported apart, not counted as acknowledged.
     if (run.clientFaults.length > 0) console.log(`kafkajs client faults: ${run.clientFaults.length}`);
+  });
+
+  it('kafka-python (an independent client) through a leader kill -9: it finds the new leader by itself, and nothing acknowledged is lost', async () => {
+    const current = await readyCluster();
+    await streamThrough(
+      current,
+      'kafka-python-kill-leader',
+      async () => {
+        const view = await waitForView(current, 'kafka-python-kill-leader', 'leaders known', (v) => v.partitions.length === partitions);
+        const victim = view.partitions.find((p) => p.leader !== view.controller)?.leader ?? view.partitions[0]!.leader;
+        const at = Date.now();
+        await current.kill9(victim);
+        return at;
+      },
+      (topic) => startPythonStreamProducer({ bootstrap: current.bootstrap, topic, partitions, rate: 200, pythonClient: 'kafka-python' }),
+      'kafka-python',
+    );
   });
 });

@@ -22,6 +22,8 @@ export interface StreamOptions {
   rate?: number;
   /** Stop after this many records; 0 (the default) runs until stop(). */
   count?: number;
+  /** The Python client: librdkafka's idempotent producer (default) or kafka-python's (no idempotence). */
+  pythonClient?: 'confluent-kafka' | 'kafka-python';
 }
 
 /** One delivery report, and when (Date.now()) the harness saw it, to measure time to recover. */
@@ -98,7 +100,7 @@ const pythonLine = z.union([
   z.object({ sent: z.number().int() }),
 ]);
 
-/** librdkafka's idempotent producer (enable.idempotence, acks=all) in a python3 process of its own. */
+/** librdkafka's idempotent producer (enable.idempotence, acks=all), or kafka-python's, in a python3 process of its own. */
 export function startPythonStreamProducer(options: StreamOptions): StreamProducer {
   const child = spawn(
     systemPython,
@@ -106,6 +108,7 @@ export function startPythonStreamProducer(options: StreamOptions): StreamProduce
       pythonScript,
       ...['--bootstrap', options.bootstrap, '--topic', options.topic, '--partitions', String(options.partitions)],
       ...['--rate', String(options.rate ?? 0), '--count', String(options.count ?? 0)],
+      ...['--client', options.pythonClient ?? 'confluent-kafka'],
     ],
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );

@@ -1,5 +1,7 @@
-"""A steady stream from librdkafka's idempotent producer (Debian's python3-confluent-kafka), for
-the broker fault tests: acks=all, record i is "p<partition>-<i>" sent to partition i mod N.
+"""A steady stream for the broker fault tests: acks=all, record i is "p<partition>-<i>" sent to
+partition i mod N, from librdkafka's idempotent producer (Debian's python3-confluent-kafka,
+the default) or kafka-python's producer (--client kafka-python, Debian's python3-kafka: an
+independent implementation, without idempotence, so its retries may store a record twice).
 
 Prints one JSON line per delivery report, {"value", "partition", "offset", "error"}, as each
 arrives, and at the end {"sent": N}: records 0..N-1 were handed to the producer, in that order.
@@ -13,9 +15,56 @@ import sys
 import threading
 import time
 
-from confluent_kafka import KafkaException, Producer
-
 CLIENT_ID = "klab-test-stream-producer"
+
+
+class KafkaPythonProducer:
+    """kafka-python behind the few calls the loop below makes of a confluent-kafka Producer."""
+
+    def __init__(self, bootstrap):
+        from kafka import KafkaProducer
+
+        self.producer = KafkaProducer(
+            bootstrap_servers=bootstrap.split(","),
+            client_id=CLIENT_ID,
+            acks="all",
+            retries=20,
+            retry_backoff_ms=100,
+            max_in_flight_requests_per_connection=1,
+            linger_ms=5,
+            request_timeout_ms=10000,
+        )
+
+    def produce(self, topic, value, partition, on_delivery):
+        future = self.producer.send(topic, value=value, partition=partition)
+        future.add_callback(lambda metadata: on_delivery(None, Delivered(value, metadata.partition, metadata.offset)))
+        future.add_errback(lambda error: on_delivery(error, Delivered(value, partition, -1)))
+
+    def poll(self, seconds):
+        time.sleep(seconds)
+
+    def flush(self, timeout):
+        try:
+            self.producer.flush(timeout)
+            return 0
+        except Exception:  # noqa: BLE001 - reported as records left without a delivery report
+            return 1
+
+
+class Delivered:
+    """A delivery report's message, shaped like confluent-kafka's."""
+
+    def __init__(self, value, partition, offset):
+        self._value, self._partition, self._offset = value, partition, offset
+
+    def value(self):
+        return self._value
+
+    def partition(self):
+        return self._partition
+
+    def offset(self):
+        return self._offset
 
 
 def main():
@@ -26,6 +75,7 @@ def main():
     parser.add_argument("--rate", type=float, default=0, help="records per second; 0 sends as fast as it can")
     parser.add_argument("--count", type=int, default=0, help="records to send; 0 sends until SIGTERM or end of stdin")
     parser.add_argument("--flush-timeout", type=float, default=30)
+    parser.add_argument("--client", choices=["confluent-kafka", "kafka-python"], default="confluent-kafka")
     args = parser.parse_args()
 
     stopping = threading.Event()
@@ -45,14 +95,19 @@ def main():
             stopping.set()
 
     try:
-        producer = Producer({
-            "bootstrap.servers": args.bootstrap,
-            "client.id": CLIENT_ID,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 5,
-            "error_cb": on_error,
-        })
+        if args.client == "kafka-python":
+            producer = KafkaPythonProducer(args.bootstrap)
+        else:
+            from confluent_kafka import Producer
+
+            producer = Producer({
+                "bootstrap.servers": args.bootstrap,
+                "client.id": CLIENT_ID,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+                "error_cb": on_error,
+            })
     except Exception as error:  # noqa: BLE001 - any config error ends the run with its reason
         print(f"stream_producer: cannot create the producer for {args.bootstrap}: {error}", file=sys.stderr)
         sys.exit(2)
@@ -81,7 +136,7 @@ def main():
             # The local queue is full (the cluster is slow or away): let reports drain, then retry this record.
             producer.poll(0.1)
             continue
-        except KafkaException as error:
+        except Exception as error:  # noqa: BLE001 - KafkaException or kafka-python's KafkaError: the run ends with its reason
             fatal.append(f"produce of record {sent} failed: {error}")
             break
         sent += 1
