@@ -49,7 +49,8 @@ async function locateGroups(keys: readonly string[], context: RequestContext): P
         return failure(ErrorCode.COORDINATOR_NOT_AVAILABLE, `partition ${partition} of ${OFFSETS_TOPIC} has no leader`);
       }
       if (leader === metadata.nodeId && !(await loadedOrStillLoading(groups, partition))) {
-        return failure(ErrorCode.COORDINATOR_NOT_AVAILABLE, `broker ${leader} could not load the groups of ${OFFSETS_TOPIC} partition ${partition}`);
+        // Loading failed (it is being retried) or this broker has not yet taken up the leadership.
+        return failure(ErrorCode.COORDINATOR_NOT_AVAILABLE, `broker ${leader} has not loaded the groups of ${OFFSETS_TOPIC} partition ${partition}; try again`);
       }
       const endpoint = metadata.image.endpoint(leader, context.connection.listener);
       if (!endpoint) {
