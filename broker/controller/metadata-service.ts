@@ -13,6 +13,7 @@ import { createTopicsApi } from '../protocol/apis/19-create-topics.js';
 import { deleteTopicsApi } from '../protocol/apis/20-delete-topics.js';
 import { alterPartitionApi } from '../protocol/apis/56-alter-partition.js';
 import { electLeadersApi } from '../protocol/apis/43-elect-leaders.js';
+import { ConfigOperation, incrementalAlterConfigsApi } from '../protocol/apis/44-incremental-alter-configs.js';
 import { ErrorCode, errorName } from '../protocol/errors.js';
 import type { IsrChange, ReplicaManager } from '../replication/replica-manager.js';
 import type { ClusterMetadataApplier } from './cluster/applier.js';
@@ -20,7 +21,8 @@ import { ControllerDecisionError } from './cluster/elections.js';
 import type { BrokerRegistration, ClusterImage, TopicState } from './cluster/image.js';
 import { changeIsr, electLeaders, type ElectionResult, type ElectionType, type PartitionRef } from './cluster/partition-decisions.js';
 import { NO_LEADER } from './cluster/records.js';
-import { createPartitions, createTopic, deleteTopic } from './cluster/topic-decisions.js';
+import { alterTopicConfigs, createPartitions, createTopic, deleteTopic } from './cluster/topic-decisions.js';
+import { ConfigResourceType } from './cluster/records.js';
 import { ControllerUnavailableError, RemoteNotControllerError, type ControllerChannel } from './controller-channel.js';
 import type { QuorumDriver } from './quorum/driver.js';
 import { invalidTopicNameReason, isInternalTopic } from './topic-names.js';
@@ -53,6 +55,11 @@ export class MetadataService {
   private readonly topicRemovedListeners = new Set<(name: string) => void>();
   /** Topic name → topic id as last applied, to tell which topics each change removed. */
   private appliedTopics: ReadonlyMap<string, string>;
+  /**
+   * Topic name → its config overrides (as JSON) as the logs last took them. Starts empty: the
+   * logs opened at startup, before the metadata was replayed, took the broker defaults.
+   */
+  private readonly appliedTopicConfigs = new Map<string, string>();
   /** False until the broker has caught up with the metadata (see startPublishing). */
   private publishing = false;
 
@@ -69,6 +76,7 @@ export class MetadataService {
     quorum.subscribe((event) => {
       if (event.kind !== 'applied') return;
       if (this.publishing) void this.replicas.applyImage(this.applier.image);
+      this.reloadChangedTopicConfigs();
       this.announceRemovedTopics();
       for (const wake of [...this.appliedWaiters]) wake();
     });
@@ -119,6 +127,7 @@ export class MetadataService {
    */
   startPublishing(): Promise<void> {
     this.publishing = true;
+    this.reloadChangedTopicConfigs();
     return this.replicas.applyImage(this.applier.image);
   }
 
@@ -130,6 +139,19 @@ export class MetadataService {
   onTopicRemoved(listener: (name: string) => void): () => void {
     this.topicRemovedListeners.add(listener);
     return () => this.topicRemovedListeners.delete(listener);
+  }
+
+  /** Retention, segment size, max.message.bytes and timestamp type act from the logs' next append or retention pass. */
+  private reloadChangedTopicConfigs(): void {
+    const image = this.applier.image;
+    const names = new Set(image.topics().map((topic) => topic.name));
+    for (const name of this.appliedTopicConfigs.keys()) if (!names.has(name)) this.appliedTopicConfigs.delete(name);
+    for (const name of names) {
+      const configs = JSON.stringify(Object.entries(image.topicConfigs(name)).sort(([a], [b]) => a.localeCompare(b)));
+      if (this.appliedTopicConfigs.get(name) === configs) continue;
+      this.appliedTopicConfigs.set(name, configs);
+      this.replicas.reloadTopicConfig(name);
+    }
   }
 
   private announceRemovedTopics(): void {
@@ -267,6 +289,48 @@ export class MetadataService {
       },
     );
     if (outcome.errorCode === ErrorCode.NONE && !validateOnly) await this.settle(() => (this.image.topic(name)?.partitions.length ?? 0) >= count);
+    return outcome;
+  }
+
+  /**
+   * Sets and removes a topic's config overrides through the active controller (configs not
+   * named keep their values); resolves once this broker's image shows the change, so a
+   * DescribeConfigs here sees it. `validateOnly` checks without changing.
+   */
+  async alterTopicConfigs(name: string, set: Readonly<Record<string, string>>, remove: readonly string[], validateOnly = false): Promise<ChangeOutcome> {
+    const what = `alter configs of topic ${name}`;
+    const outcome = await this.change(
+      what,
+      (controller) =>
+        controller.decide(what, (image) => {
+          const records = alterTopicConfigs(image, { name, set, remove });
+          return { records: validateOnly ? [] : records, result: undefined };
+        }),
+      async (client) => {
+        const response = await client.request(incrementalAlterConfigsApi, 1, {
+          resources: [
+            {
+              resourceType: ConfigResourceType.topic,
+              resourceName: name,
+              configs: [
+                ...Object.entries(set).map(([key, value]) => ({ name: key, configOperation: ConfigOperation.set, value })),
+                ...remove.map((key) => ({ name: key, configOperation: ConfigOperation.delete, value: null })),
+              ],
+            },
+          ],
+          validateOnly,
+        });
+        const result = response.responses[0];
+        if (result?.errorCode === ErrorCode.NOT_CONTROLLER) throw new RemoteNotControllerError(`${what}: the broker asked is no longer the controller`);
+        return result ? { errorCode: result.errorCode, message: result.errorMessage } : { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, message: 'the controller answered for no topic' };
+      },
+    );
+    if (outcome.errorCode === ErrorCode.NONE && !validateOnly) {
+      await this.settle(() => {
+        const now = this.image.topicConfigs(name);
+        return Object.entries(set).every(([key, value]) => now[key] === value) && remove.every((key) => now[key] === undefined);
+      });
+    }
     return outcome;
   }
 

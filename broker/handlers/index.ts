@@ -20,6 +20,7 @@ import { brokerHeartbeatHandler } from './63-broker-heartbeat.js';
 import { allocateProducerIdsHandler } from './67-allocate-producer-ids.js';
 import { deleteGroupsHandler } from './42-delete-groups.js';
 import { electLeadersHandler } from './43-elect-leaders.js';
+import { incrementalAlterConfigsHandler } from './44-incremental-alter-configs.js';
 import { describeQuorumHandler } from './55-describe-quorum.js';
 import { describeClusterHandler } from './60-describe-cluster.js';
 import { apiVersionsHandlerFor } from './18-api-versions.js';
@@ -27,6 +28,7 @@ import { createTopicsHandler } from './19-create-topics.js';
 import { deleteTopicsHandler } from './20-delete-topics.js';
 import { deleteRecordsHandler } from './21-delete-records.js';
 import { describeConfigsHandler } from './32-describe-configs.js';
+import { alterConfigsHandler } from './33-alter-configs.js';
 import { createPartitionsHandler } from './37-create-partitions.js';
 import { apiVersionsApi } from '../protocol/apis/18-api-versions.js';
 import type { ApiDefinition } from '../protocol/schema.js';
@@ -52,6 +54,7 @@ const handlersBesidesApiVersions: readonly AnyApiHandler[] = [
   deleteTopicsHandler,
   deleteRecordsHandler,
   describeConfigsHandler,
+  alterConfigsHandler,
   createPartitionsHandler,
   offsetForLeaderEpochHandler,
   alterPartitionHandler,
@@ -59,6 +62,7 @@ const handlersBesidesApiVersions: readonly AnyApiHandler[] = [
   brokerHeartbeatHandler,
   allocateProducerIdsHandler,
   electLeadersHandler,
+  incrementalAlterConfigsHandler,
   describeQuorumHandler,
   describeClusterHandler,
 ];

@@ -240,6 +240,11 @@ export class ReplicaManager {
     return error === ErrorCode.NONE ? partition : error;
   }
 
+  /** Applies a topic's configs, as the metadata now holds them, to its open logs here. */
+  reloadTopicConfig(topic: string): void {
+    this.logs.reloadTopicConfig(topic);
+  }
+
   /** Every open partition log (for metrics and startup checks). */
   allLogs(): TopicPartitionLog[] {
     return this.logs.all();

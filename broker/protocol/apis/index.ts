@@ -21,9 +21,11 @@ import { deleteRecordsApi } from './21-delete-records.js';
 import { initProducerIdApi } from './22-init-producer-id.js';
 import { offsetForLeaderEpochApi } from './23-offset-for-leader-epoch.js';
 import { describeConfigsApi } from './32-describe-configs.js';
+import { alterConfigsApi } from './33-alter-configs.js';
 import { createPartitionsApi } from './37-create-partitions.js';
 import { deleteGroupsApi } from './42-delete-groups.js';
 import { electLeadersApi } from './43-elect-leaders.js';
+import { incrementalAlterConfigsApi } from './44-incremental-alter-configs.js';
 import { describeQuorumApi } from './55-describe-quorum.js';
 import { describeClusterApi } from './60-describe-cluster.js';
 import { alterPartitionApi } from './56-alter-partition.js';
@@ -52,6 +54,7 @@ export const apis: readonly ApiDefinition[] = [
   initProducerIdApi,
   offsetForLeaderEpochApi,
   describeConfigsApi,
+  alterConfigsApi,
   createPartitionsApi,
   deleteGroupsApi,
   alterPartitionApi,
@@ -59,6 +62,7 @@ export const apis: readonly ApiDefinition[] = [
   brokerHeartbeatApi,
   allocateProducerIdsApi,
   electLeadersApi,
+  incrementalAlterConfigsApi,
   describeQuorumApi,
   describeClusterApi,
 ];
@@ -85,9 +89,11 @@ export * from './21-delete-records.js';
 export * from './22-init-producer-id.js';
 export * from './23-offset-for-leader-epoch.js';
 export * from './32-describe-configs.js';
+export * from './33-alter-configs.js';
 export * from './37-create-partitions.js';
 export * from './42-delete-groups.js';
 export * from './43-elect-leaders.js';
+export * from './44-incremental-alter-configs.js';
 export * from './55-describe-quorum.js';
 export * from './60-describe-cluster.js';
 export * from './56-alter-partition.js';
