@@ -187,6 +187,28 @@ describe('topic configs on one broker', () => {
   });
 });
 
+describe('topic configs across a restart', () => {
+  it('a changed max.message.bytes still acts after the broker restarts (its logs open before the metadata is replayed)', async () => {
+    const broker = await startBroker({ args: ['--default-partitions', '1'] });
+    try {
+      await withAdmin(kafkaClient(broker.bootstrap), (admin) => admin.createTopics({ topics: [{ topic: 'bounded' }] }));
+      const lowered = await incrementalAlter(broker.bootstrap, topicResource, 'bounded', [{ name: 'max.message.bytes', configOperation: ConfigOperation.set, value: '1024' }]);
+      expect(lowered.errorCode).toBe(ErrorCode.NONE);
+      await broker.restart();
+      const producer = kafkaClient(broker.bootstrap).producer({ allowAutoTopicCreation: false, retry: { retries: 0 } });
+      await producer.connect();
+      try {
+        expect(await sendFailure(() => producer.send({ topic: 'bounded', acks: -1, messages: [{ value: 'x'.repeat(4096) }] }))).toBe('MESSAGE_TOO_LARGE');
+        await producer.send({ topic: 'bounded', acks: -1, messages: [{ value: 'small' }] });
+      } finally {
+        await producer.disconnect();
+      }
+    } finally {
+      await broker.dispose();
+    }
+  });
+});
+
 describe('topic configs on a three-broker cluster', () => {
   let cluster: Cluster | undefined;
 
