@@ -441,10 +441,11 @@ export class MetadataService {
   // ---- startup -------------------------------------------------------------------------------
 
   /**
-   * A broker alone adopts partition logs on disk that its metadata does not know (data from
-   * before the metadata quorum, or a lost metadata dir) as topics, rather than lose them. A
-   * quorum member leaves them untouched: its metadata is the cluster's, and a log the cluster
-   * does not know may be a topic deleted while it was down.
+   * Partition logs on disk that no replica here accounts for, once caught up with the metadata.
+   * A broker alone adopts them as topics (data from before the metadata quorum, or a lost
+   * metadata dir) rather than lose them. A cluster member deletes them: the cluster's metadata
+   * is authoritative, and such a log is a replica of a topic deleted (or moved) while this
+   * broker was down, as Kafka removes stray partitions.
    */
   async adoptOrphanLogs(alone: boolean): Promise<void> {
     const found = new Map<string, number>();
@@ -452,11 +453,11 @@ export class MetadataService {
       if (this.image.topic(topic)) continue;
       found.set(topic, Math.max(found.get(topic) ?? 0, partition + 1));
     }
+    if (!alone) {
+      await this.replicas.removeStrayLogs();
+      return;
+    }
     for (const [topic, partitions] of found) {
-      if (!alone) {
-        this.logger.warn('partition logs on disk belong to no topic in the cluster metadata; leaving them untouched', { topic, partitions });
-        continue;
-      }
       this.logger.warn('adopting partition logs missing from the metadata', { topic, partitions });
       const outcome = await this.createTopic({ name: topic, partitions, replicationFactor: 1, assignments: null, configs: {} });
       if (outcome.errorCode !== ErrorCode.NONE) this.logger.error('cannot adopt partition logs', { topic, reason: outcome.message ?? String(outcome.errorCode) });

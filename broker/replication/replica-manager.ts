@@ -210,6 +210,16 @@ export class ReplicaManager {
     }
   }
 
+  /** Deletes partition logs on disk that are no replica here in the applied metadata (see MetadataService.adoptOrphanLogs). */
+  async removeStrayLogs(): Promise<void> {
+    await this.reconciling;
+    for (const { topic, partition } of this.logs.all()) {
+      if (this.partitions.has(partitionDirName(topic, partition))) continue;
+      this.logger.warn('deleting a stray partition log: the cluster metadata has no replica of it on this broker', { partition: partitionDirName(topic, partition) });
+      await this.logs.deletePartition(topic, partition);
+    }
+  }
+
   private endpoint(brokerId: number): HostPort | null {
     const endpoint = this.image?.endpoint(brokerId, this.settings.interBrokerListener);
     return endpoint ? { host: endpoint.host, port: endpoint.port } : null;

@@ -2,11 +2,13 @@
 // producer (python3-confluent-kafka), each followed by the history check: every acknowledged
 // record is in the log at the offset it was given, once, in send order, and nothing is there
 // that was never sent. Each test prints how long produce stalled.
-import { afterEach, describe, expect, it } from 'vitest';
+import { readdir } from 'node:fs/promises';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { kafkaClient, withAdmin } from '../support/broker-clients.js';
 import { startCluster, type Cluster } from '../support/broker-cluster.js';
 import { longestAckGapMs, recoveryMs, waitForView } from '../support/cluster-faults.js';
 import { checkHistory, formatHistoryReport } from '../support/history-checker.js';
+import { runKcat } from '../support/kcat.js';
 import { readWholeTopic, startPythonStreamProducer, startKafkajsStreamProducer, type StreamProducer, type StreamRun } from '../support/stream-producers.js';
 
 const partitions = 3;
@@ -177,5 +179,55 @@ describe('three-broker cluster under faults', () => {
       (topic) => startPythonStreamProducer({ bootstrap: current.bootstrap, topic, partitions, rate: 200, pythonClient: 'kafka-python' }),
       'kafka-python',
     );
+  });
+
+  it('a deposed leader drops what it acknowledged alone (acks=1 while cut off) and ends with the cluster\'s log', async () => {
+    const current = await readyCluster({ withLinkProxies: true });
+    const topic = 'deposed-leader';
+    await withAdmin(kafkaClient(current.bootstrap), (admin) =>
+      admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 3 }], waitForLeaders: true }),
+    );
+    const view = await waitForView(current, topic, 'fully replicated', (v) => v.partitions[0]?.isr.length === 3);
+    const deposed = view.partitions[0]!.leader;
+    expect(deposed).toBe(view.partitions[0]!.replicas[0]);
+    const produce = async (bootstrap: string, values: string[], acks: number) => {
+      const result = await runKcat(['-P', '-b', bootstrap, '-t', topic, '-p', '0', '-X', `acks=${acks}`, '-X', 'message.timeout.ms=10000'], { input: `${values.join('\n')}\n` });
+      expect(result.exitCode, result.stderr).toBe(0);
+    };
+    const before = Array.from({ length: 100 }, (_, i) => `before-${i}`);
+    await produce(current.bootstrap, before, -1);
+
+    current.isolate(deposed);
+    const alone = current.brokers[deposed]!.externalBootstrap;
+    // Cut off, it still believes it leads: these are acknowledged by it alone, never committed.
+    await produce(alone, Array.from({ length: 50 }, (_, i) => `orphan-${i}`), 1);
+    const others = current.brokers.filter((broker) => broker.nodeId !== deposed);
+    await waitForView(current, topic, `a leader other than ${deposed}`, (v) => v.partitions[0]!.leader !== deposed && v.partitions[0]!.leader >= 0, 30_000, [deposed]);
+    const after = Array.from({ length: 50 }, (_, i) => `after-${i}`);
+    await produce(others.map((broker) => broker.externalBootstrap).join(','), after, -1);
+
+    current.heal();
+    await current.brokers[deposed]!.waitForLog(/truncating a diverged follower log/, 30_000);
+    // Back in sync, it becomes the preferred leader again, and serves the cluster's log.
+    await waitForView(current, topic, `broker ${deposed} leading again`, (v) => v.partitions[0]!.leader === deposed && v.partitions[0]!.isr.length === 3, 60_000);
+    const log = await readWholeTopic(alone, topic, 1);
+    expect(log[0]!.map((record) => record.value)).toEqual([...before, ...after]);
+    expect(log[0]!.map((record) => record.offset)).toEqual([...before, ...after].map((_, offset) => offset));
+  });
+
+  it('a topic deleted while a broker was down: once it has caught up, that broker deletes its leftover replica logs', async () => {
+    const current = await readyCluster();
+    const topic = 'deleted-while-down';
+    await createTopic(current, topic);
+    const absent = 2;
+    await current.stop(absent);
+    const others = current.brokers.filter((broker) => broker.nodeId !== absent).map((broker) => broker.externalBootstrap).join(',');
+    await withAdmin(kafkaClient(others), (admin) => admin.deleteTopics({ topics: [topic] }));
+    const leftovers = async () => (await readdir(current.brokers[absent]!.dataDir)).filter((name) => name.startsWith(`${topic}-`));
+    expect(await leftovers()).toHaveLength(partitions);
+    await current.restart(absent);
+    await current.waitReady(absent);
+    await current.brokers[absent]!.waitForLog(/deleting a stray partition log/);
+    await vi.waitFor(async () => expect(await leftovers()).toEqual([]), { timeout: 10_000, interval: 200 });
   });
 });
