@@ -9,10 +9,9 @@ import { randomUUID } from 'node:crypto';
 import { describeError, type Logger } from '../log.js';
 import { brokerHeartbeatApi } from '../protocol/apis/63-broker-heartbeat.js';
 import { brokerRegistrationApi } from '../protocol/apis/62-broker-registration.js';
-import { ErrorCode, errorName } from '../protocol/errors.js';
+import { ErrorCode } from '../protocol/errors.js';
 import type { ListenerEndpoint } from './cluster/image.js';
-import type { ControllerChannel } from './controller-channel.js';
-import { RemoteNotControllerError } from './controller-channel.js';
+import { throwIfControllerRefused, type ControllerChannel } from './controller-channel.js';
 import { ControllerDecisionError } from './cluster/elections.js';
 import type { HeartbeatAnswer } from './quorum-controller.js';
 
@@ -22,14 +21,6 @@ export interface LifecycleSettings {
   readonly heartbeatIntervalMs: number;
   /** How long one registration or heartbeat may wait for the controller. */
   readonly requestTimeoutMs: number;
-}
-
-/** A controller answer carrying an error code, turned into an error the lifecycle can act on. */
-class ControllerRefusal extends Error {
-  constructor(readonly errorCode: number, message: string) {
-    super(message);
-    this.name = 'ControllerRefusal';
-  }
 }
 
 const controlledShutdownTimeoutMs = 5_000;
@@ -132,7 +123,7 @@ export class BrokerLifecycle {
           rack: null,
           isMigratingZkBroker: false,
         });
-        throwIfRefused(response.errorCode, 'registration');
+        throwIfControllerRefused(response.errorCode, `broker ${nodeId} registration`);
         return { brokerEpoch: Number(response.brokerEpoch) };
       },
     );
@@ -158,7 +149,7 @@ export class BrokerLifecycle {
           wantFence,
           wantShutDown: wantFence,
         });
-        throwIfRefused(response.errorCode, 'heartbeat');
+        throwIfControllerRefused(response.errorCode, `broker ${brokerId} heartbeat`);
         return { caughtUp: response.isCaughtUp, fenced: response.isFenced };
       },
     );
@@ -174,7 +165,7 @@ export class BrokerLifecycle {
   }
 
   private noteProblem(error: unknown): void {
-    const code = error instanceof ControllerRefusal || error instanceof ControllerDecisionError ? error.errorCode : null;
+    const code = error instanceof ControllerDecisionError ? error.errorCode : null;
     if (code === ErrorCode.STALE_BROKER_EPOCH || code === ErrorCode.BROKER_ID_NOT_REGISTERED) {
       this.logger.warn('the controller no longer knows this broker\'s registration; registering again', { brokerEpoch: this.brokerEpoch, reason: describeError(error) });
       this.brokerEpoch = null;
@@ -185,10 +176,4 @@ export class BrokerLifecycle {
     if (reason !== this.lastProblem) this.logger.warn('cannot reach the active controller; retrying', { reason });
     this.lastProblem = reason;
   }
-}
-
-function throwIfRefused(errorCode: number, what: string): void {
-  if (errorCode === ErrorCode.NONE) return;
-  if (errorCode === ErrorCode.NOT_CONTROLLER) throw new RemoteNotControllerError(`${what}: the broker asked is no longer the controller`);
-  throw new ControllerRefusal(errorCode, `${what} refused by the controller: ${errorName(errorCode)}`);
 }

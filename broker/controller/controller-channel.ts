@@ -6,7 +6,8 @@
 import type { HostPort } from '../config.js';
 import { describeError, type Logger } from '../log.js';
 import { BrokerConnectionError, KafkaClient, KafkaClientClosedError, RequestTimeoutError } from '../net/kafka-client.js';
-import { ErrorCode } from '../protocol/errors.js';
+import { ErrorCode, errorName } from '../protocol/errors.js';
+import { ControllerDecisionError } from './cluster/elections.js';
 import type { ClusterImage } from './cluster/image.js';
 import { NotControllerError, type QuorumController } from './quorum-controller.js';
 import { LeadershipLostError, ProposalLostError } from './quorum/errors.js';
@@ -22,6 +23,16 @@ export class RemoteNotControllerError extends Error {
 }
 
 const retryBackoffMs = 100;
+
+/**
+ * Turns a remote controller's answer into what `call` expects of `remote`: NOT_CONTROLLER is
+ * retried (leadership moved), any other error is the controller's refusal.
+ */
+export function throwIfControllerRefused(errorCode: number, what: string): void {
+  if (errorCode === ErrorCode.NONE) return;
+  if (errorCode === ErrorCode.NOT_CONTROLLER) throw new RemoteNotControllerError(`${what}: the broker asked is no longer the controller`);
+  throw new ControllerDecisionError(errorCode as ErrorCode, `${what} refused by the controller: ${errorName(errorCode)}`);
+}
 
 export class ControllerChannel {
   private client: { readonly leader: number; readonly client: KafkaClient } | null = null;

@@ -14,7 +14,7 @@ import { deleteTopicsApi } from '../protocol/apis/20-delete-topics.js';
 import { alterPartitionApi } from '../protocol/apis/56-alter-partition.js';
 import { electLeadersApi } from '../protocol/apis/43-elect-leaders.js';
 import { ConfigOperation, incrementalAlterConfigsApi } from '../protocol/apis/44-incremental-alter-configs.js';
-import { ErrorCode, errorName } from '../protocol/errors.js';
+import { ErrorCode } from '../protocol/errors.js';
 import type { IsrChange, ReplicaManager } from '../replication/replica-manager.js';
 import type { ClusterMetadataApplier } from './cluster/applier.js';
 import { ControllerDecisionError } from './cluster/elections.js';
@@ -23,7 +23,7 @@ import { changeIsr, electLeaders, type ElectionResult, type ElectionType, type P
 import { NO_LEADER } from './cluster/records.js';
 import { alterTopicConfigs, createPartitions, createTopic, deleteTopic } from './cluster/topic-decisions.js';
 import { ConfigResourceType } from './cluster/records.js';
-import { ControllerUnavailableError, RemoteNotControllerError, type ControllerChannel } from './controller-channel.js';
+import { ControllerUnavailableError, throwIfControllerRefused, type ControllerChannel } from './controller-channel.js';
 import type { QuorumDriver } from './quorum/driver.js';
 import { invalidTopicNameReason, isInternalTopic } from './topic-names.js';
 
@@ -321,7 +321,7 @@ export class MetadataService {
           validateOnly,
         });
         const result = response.responses[0];
-        if (result?.errorCode === ErrorCode.NOT_CONTROLLER) throw new RemoteNotControllerError(`${what}: the broker asked is no longer the controller`);
+        if (result?.errorCode === ErrorCode.NOT_CONTROLLER) throwIfControllerRefused(result.errorCode, what);
         return result ? { errorCode: result.errorCode, message: result.errorMessage } : { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, message: 'the controller answered for no topic' };
       },
     );
@@ -355,8 +355,7 @@ export class MetadataService {
           ],
         });
         const errorCode = response.errorCode !== ErrorCode.NONE ? response.errorCode : (response.topics[0]?.partitions[0]?.errorCode ?? ErrorCode.UNKNOWN_SERVER_ERROR);
-        if (errorCode === ErrorCode.NOT_CONTROLLER) throw new RemoteNotControllerError(`${where}: the broker asked is no longer the controller`);
-        if (errorCode !== ErrorCode.NONE) throw new ControllerDecisionError(errorCode as ErrorCode, `${where} refused by the controller: ${errorName(errorCode)}`);
+        throwIfControllerRefused(errorCode, where);
       },
     );
   }
@@ -385,8 +384,7 @@ export class MetadataService {
           topicPartitions: partitions ? [...byTopic].map(([topic, indexes]) => ({ topic, partitions: indexes })) : null,
           timeoutMs: changeTimeoutMs,
         });
-        if (response.errorCode === ErrorCode.NOT_CONTROLLER) throw new RemoteNotControllerError(`${what}: the broker asked is no longer the controller`);
-        if (response.errorCode !== ErrorCode.NONE) throw new ControllerDecisionError(response.errorCode as ErrorCode, `${what} refused by the controller: ${errorName(response.errorCode)}`);
+        throwIfControllerRefused(response.errorCode, what);
         return response.replicaElectionResults.flatMap(({ topic, partitionResult }) =>
           partitionResult.map((result): ElectionResult => ({ topic, partitionIndex: result.partitionId, errorCode: result.errorCode as ErrorCode, message: result.errorMessage })),
         );

@@ -12,10 +12,10 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { allocateProducerIds, type ProducerIdBlock } from '../controller/cluster/producer-id-decisions.js';
 import { ControllerDecisionError } from '../controller/cluster/elections.js';
-import { RemoteNotControllerError, type ControllerChannel } from '../controller/controller-channel.js';
+import { throwIfControllerRefused, type ControllerChannel } from '../controller/controller-channel.js';
 import type { Logger } from '../log.js';
 import { allocateProducerIdsApi } from '../protocol/apis/67-allocate-producer-ids.js';
-import { ErrorCode, errorName } from '../protocol/errors.js';
+import { ErrorCode } from '../protocol/errors.js';
 
 export const PRODUCER_ID_FILE = 'producer-ids.json';
 const FORMAT_VERSION = 1;
@@ -125,10 +125,7 @@ export class ProducerIdService {
         }),
       async (client) => {
         const response = await client.request(allocateProducerIdsApi, 0, { brokerId: nodeId, brokerEpoch: BigInt(brokerEpoch) });
-        if (response.errorCode === ErrorCode.NOT_CONTROLLER) throw new RemoteNotControllerError(`${what}: the broker asked is no longer the controller`);
-        if (response.errorCode !== ErrorCode.NONE) {
-          throw new ControllerDecisionError(response.errorCode as ErrorCode, `${what} refused by the controller: ${errorName(response.errorCode)}`);
-        }
+        throwIfControllerRefused(response.errorCode, what);
         if (response.producerIdStart < 0n || response.producerIdLen <= 0) {
           throw new ControllerDecisionError(ErrorCode.UNKNOWN_SERVER_ERROR, `${what}: the controller answered an empty block (start ${response.producerIdStart}, length ${response.producerIdLen})`);
         }

@@ -6,18 +6,9 @@
 // the leader has asked the controller to add (Kafka's "maximal ISR") so that a new member is
 // caught up before it can be elected. Consumers read below it; acks=all answers once it has
 // passed the write. A follower's high watermark is its leader's, capped at its own log end.
+import type { PartitionState } from '../controller/cluster/image.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { PartitionLog } from '../storage/partition-log.js';
-
-/** What the metadata image says of this partition. */
-export interface ReplicaAssignmentState {
-  readonly topicId: string;
-  readonly replicas: readonly number[];
-  readonly isr: readonly number[];
-  readonly leader: number;
-  readonly leaderEpoch: number;
-  readonly partitionEpoch: number;
-}
 
 export type ReplicaRole = 'leader' | 'follower';
 
@@ -38,7 +29,7 @@ interface AckWaiter {
 }
 
 export class Partition {
-  private stateValue: ReplicaAssignmentState;
+  private stateValue: PartitionState;
   private roleValue: ReplicaRole;
   private hw: number;
   private readonly followers = new Map<number, FollowerProgress>();
@@ -56,7 +47,7 @@ export class Partition {
     readonly key: string,
     readonly log: PartitionLog,
     private readonly selfId: number,
-    state: ReplicaAssignmentState,
+    state: PartitionState,
     highWatermark: number,
     now: number,
   ) {
@@ -67,7 +58,7 @@ export class Partition {
     else this.needsTruncation = true;
   }
 
-  get state(): ReplicaAssignmentState {
+  get state(): PartitionState {
     return this.stateValue;
   }
 
@@ -95,7 +86,7 @@ export class Partition {
    * Takes the image's new state. Returns what changed for the replica manager: a new leader
    * epoch (start or stop fetching, truncate) or only the ISR.
    */
-  update(state: ReplicaAssignmentState, now: number): { roleChanged: boolean; epochChanged: boolean } {
+  update(state: PartitionState, now: number): { roleChanged: boolean; epochChanged: boolean } {
     const previous = this.stateValue;
     this.stateValue = state;
     const epochChanged = state.leaderEpoch !== previous.leaderEpoch || state.leader !== previous.leader;

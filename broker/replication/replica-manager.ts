@@ -13,7 +13,7 @@ import { ErrorCode, errorName } from '../protocol/errors.js';
 import type { StorageError } from '../storage/errors.js';
 import { partitionDirName, type LogManager, type TopicPartitionLog } from '../storage/log-manager.js';
 import type { AppendResult } from '../storage/partition-log.js';
-import { Partition, type ReplicaAssignmentState } from './partition.js';
+import { Partition } from './partition.js';
 import { ReplicaFetcher, type FetcherHost } from './replica-fetcher.js';
 
 interface AppendWaiter {
@@ -156,20 +156,20 @@ export class ReplicaManager {
         }
         if (!partition) {
           const log = this.logs.get(topic.name, state.partitionIndex) ?? (await this.logs.create(topic.name, state.partitionIndex));
-          partition = new Partition(topic.name, state.partitionIndex, key, log, self, assignmentOf(state), 0, now);
+          partition = new Partition(topic.name, state.partitionIndex, key, log, self, state, 0, now);
           this.partitions.set(key, partition);
           if (partition.role === 'leader') {
+            await this.lead(partition);
             partition.afterLeaderAppend();
-            this.logger.info('leading partition', { partition: key, leaderEpoch: state.leaderEpoch, isr: state.isr.join(',') });
           } else this.follow(partition);
           this.announce(partition, partition.role);
           this.wake(key);
           continue;
         }
-        const { epochChanged } = partition.update(assignmentOf(state), now);
+        const { epochChanged } = partition.update(state, now);
         if (epochChanged) {
           this.unfollow(partition);
-          if (partition.role === 'leader') this.logger.info('leading partition', { partition: key, leaderEpoch: state.leaderEpoch, isr: state.isr.join(',') });
+          if (partition.role === 'leader') await this.lead(partition);
           else this.follow(partition);
           this.announce(partition, partition.role);
         }
@@ -179,6 +179,12 @@ export class ReplicaManager {
     for (const partition of [...this.partitions.values()]) {
       if (!assigned.has(partition.key)) await this.removePartition(partition, true);
     }
+  }
+
+  private async lead(partition: Partition): Promise<void> {
+    const { leaderEpoch, isr } = partition.state;
+    await partition.log.beginLeaderEpoch(leaderEpoch);
+    this.logger.info('leading partition', { partition: partition.key, leaderEpoch, isr: isr.join(',') });
   }
 
   private follow(partition: Partition): void {
@@ -364,7 +370,7 @@ export class ReplicaManager {
   // ---- the ISR -------------------------------------------------------------------------------
 
   /** The assignments of the partitions this broker leads (the replication gauges read them). */
-  ledPartitions(): ReplicaAssignmentState[] {
+  ledPartitions(): PartitionState[] {
     return [...this.partitions.values()].filter((partition) => partition.role === 'leader').map((partition) => partition.state);
   }
 
@@ -414,15 +420,4 @@ export class ReplicaManager {
     for (const partition of this.partitions.values()) partition.failWaiters(ErrorCode.NOT_LEADER_OR_FOLLOWER);
     await this.logs.close();
   }
-}
-
-function assignmentOf(state: PartitionState): ReplicaAssignmentState {
-  return {
-    topicId: state.topicId,
-    replicas: state.replicas,
-    isr: state.isr,
-    leader: state.leader,
-    leaderEpoch: state.leaderEpoch,
-    partitionEpoch: state.partitionEpoch,
-  };
 }

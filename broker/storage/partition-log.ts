@@ -267,6 +267,18 @@ export class PartitionLog {
     return this.epochs.endOffsetFor(epoch, this.logEndOffset);
   }
 
+  /**
+   * This log's replica has become leader at `epoch`: the epoch starts at the log end (as Kafka
+   * assigns it at election), so appends in it never touch the checkpoint and a follower asking
+   * where an older epoch ended learns it here even before the first append.
+   */
+  async beginLeaderEpoch(epoch: number): Promise<void> {
+    return this.exclusive(async () => {
+      this.ensureOpen();
+      if (this.epochs.assign(epoch, this.logEndOffset)) await this.saveEpochs(false);
+    });
+  }
+
   /** The leader-epoch cache, oldest first (for tests and diagnostics). */
   epochEntries(): ReadonlyArray<EpochEntry> {
     return this.epochs.all();

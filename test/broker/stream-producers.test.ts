@@ -40,6 +40,20 @@ async function check(broker: BrokerProcess, topic: string, run: StreamRun): Prom
   return checkHistory({ sent: run.sent, acknowledged: run.acknowledged, log });
 }
 
+/** A run on a healthy broker: no failed delivery, no client error, and a clean history. */
+function expectCleanRun(run: StreamRun, result: HistoryResult): void {
+  const report = formatHistoryReport(result);
+  expect(run.failed).toEqual([]);
+  expect(run.producerError).toBeNull();
+  expect({ lost: result.lost, wrongOffset: result.wrongOffset, duplicated: result.duplicated, phantom: result.phantom, reordered: result.reordered }, report).toEqual({
+    lost: [],
+    wrongOffset: [],
+    duplicated: [],
+    phantom: [],
+    reordered: [],
+  });
+}
+
 describe('stream producers and history check on one broker', () => {
   it('librdkafka idempotent stream: every acknowledged record in place, none doubled or invented', async () => {
     const broker = await brokerWithTopic('stream-python');
@@ -48,15 +62,7 @@ describe('stream producers and history check on one broker', () => {
     const report = formatHistoryReport(result);
     expect(result.acknowledged, report).toBeGreaterThan(0);
     expect(new Set(run.acknowledged.map((ack) => ack.partition))).toEqual(new Set([0, 1, 2]));
-    expect(run.failed).toEqual([]);
-    expect(run.producerError).toBeNull();
-    expect({ lost: result.lost, wrongOffset: result.wrongOffset, duplicated: result.duplicated, phantom: result.phantom }, report).toEqual({
-      lost: [],
-      wrongOffset: [],
-      duplicated: [],
-      phantom: [],
-    });
-    expect(result.reordered, report).toEqual([]);
+    expectCleanRun(run, result);
   });
 
   it('kafkajs idempotent stream: every acknowledged record in place, none doubled or invented, no client faults', async () => {
@@ -66,15 +72,7 @@ describe('stream producers and history check on one broker', () => {
     const report = formatHistoryReport(result);
     expect(result.acknowledged, report).toBeGreaterThan(0);
     expect(run.clientFaults).toEqual([]);
-    expect(run.failed).toEqual([]);
-    expect(run.producerError).toBeNull();
-    expect({ lost: result.lost, wrongOffset: result.wrongOffset, duplicated: result.duplicated, phantom: result.phantom }, report).toEqual({
-      lost: [],
-      wrongOffset: [],
-      duplicated: [],
-      phantom: [],
-    });
-    expect(result.reordered, report).toEqual([]);
+    expectCleanRun(run, result);
   });
 
   it('librdkafka acks=all stream loses no acknowledged record across a kill -9 and restart of the broker', async () => {

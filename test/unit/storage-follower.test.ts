@@ -6,36 +6,20 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Logger, type LogFields } from '../../broker/log.js';
 import { StorageError, StorageErrorCode } from '../../broker/storage/errors.js';
 import { LEADER_EPOCH_FILE } from '../../broker/storage/leader-epoch-cache.js';
 import { defaultLogConfig, PartitionLog, type LogConfig } from '../../broker/storage/partition-log.js';
 import { buildBatch, decodeRecords, splitBatches } from '../../broker/storage/record-batch.js';
 import { kafkajsBatch } from '../support/storage-batches.js';
-
-class CapturingLogger extends Logger {
-  readonly lines: string[] = [];
-  constructor() {
-    super('test');
-  }
-  override info(message: string, fields?: LogFields): void {
-    this.lines.push(`info ${message} ${JSON.stringify(fields ?? {})}`);
-  }
-  override warn(message: string, fields?: LogFields): void {
-    this.lines.push(`warn ${message} ${JSON.stringify(fields ?? {})}`);
-  }
-  override error(message: string, fields?: LogFields): void {
-    this.lines.push(`error ${message} ${JSON.stringify(fields ?? {})}`);
-  }
-}
+import { RecordingLogger } from '../support/quorum-voters.js';
 
 let root: string;
-let logger: CapturingLogger;
+let logger: RecordingLogger;
 const opened: PartitionLog[] = [];
 
 beforeEach(async () => {
   root = await mkdtemp(join(tmpdir(), 'klab-follower-'));
-  logger = new CapturingLogger();
+  logger = new RecordingLogger();
 });
 
 afterEach(async () => {
@@ -225,6 +209,31 @@ describe('leader-epoch cache', () => {
     expect(follower.epochEntries()).toEqual(expected);
   });
 
+  it('starts a new leader\'s epoch at the log end when it takes over, durably, before any append in it', async () => {
+    const log = await openLog('takeover-0');
+    await log.append(batchOf('a', 3), { leaderEpoch: 0 });
+    await log.beginLeaderEpoch(4);
+    expect(log.epochEntries()).toEqual([
+      { epoch: 0, startOffset: 0 },
+      { epoch: 4, startOffset: 3 },
+    ]);
+    // A follower still at epoch 0 learns where that epoch ended, though nothing was appended at 4 yet.
+    expect(log.endOffsetForEpoch(0)).toEqual({ leaderEpoch: 0, endOffset: 3 });
+    expect(await checkpointOf(log)).toBe('0\n2\n0 0\n4 3\n');
+    await log.append(batchOf('b', 2), { leaderEpoch: 4 });
+    // An older or the same epoch changes nothing.
+    await log.beginLeaderEpoch(4);
+    await log.beginLeaderEpoch(2);
+    expect(log.epochEntries()).toEqual([
+      { epoch: 0, startOffset: 0 },
+      { epoch: 4, startOffset: 3 },
+    ]);
+    expect((await reopen(log)).epochEntries()).toEqual([
+      { epoch: 0, startOffset: 0 },
+      { epoch: 4, startOffset: 3 },
+    ]);
+  });
+
   it('answers OffsetForLeaderEpoch from the cache and the log end', async () => {
     const log = await openLog('events-0');
     expect(log.endOffsetForEpoch(0)).toEqual({ leaderEpoch: -1, endOffset: -1 });
@@ -310,12 +319,12 @@ describe('leader-epoch cache', () => {
     await rm(join(root, 'events-0', LEADER_EPOCH_FILE));
     const again = await openLog('events-0', { segmentBytes: 300 });
     expect(again.epochEntries()).toEqual(entries);
-    expect(logger.lines.some((line) => line.startsWith('warn rebuilding the leader-epoch cache') && line.includes('missing'))).toBe(true);
+    expect(logger.lines.some((line) => line.startsWith('WARN rebuilding the leader-epoch cache') && line.includes('missing'))).toBe(true);
     // The rebuilt cache was saved: the next open reads it without a warning.
     logger.lines.length = 0;
     const third = await reopen(again, { segmentBytes: 300 });
     expect(third.epochEntries()).toEqual(entries);
-    expect(logger.lines.filter((line) => line.startsWith('warn'))).toEqual([]);
+    expect(logger.lines.filter((line) => line.startsWith('WARN'))).toEqual([]);
   });
 
   it('rebuilds a corrupted checkpoint on open, with a warning naming the problem', async () => {
@@ -328,7 +337,7 @@ describe('leader-epoch cache', () => {
       logger.lines.length = 0;
       const again = await openLog('events-0', { segmentBytes: 300 });
       expect(again.epochEntries()).toEqual(entries);
-      expect(logger.lines.filter((line) => line.startsWith('warn rebuilding the leader-epoch cache'))).toHaveLength(1);
+      expect(logger.lines.filter((line) => line.startsWith('WARN rebuilding the leader-epoch cache'))).toHaveLength(1);
       expect(await checkpointOf(again)).toBe('0\n2\n2 0\n4 4\n');
       await again.close();
     }
