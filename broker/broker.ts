@@ -83,6 +83,7 @@ export class Broker {
       logs,
       {
         nodeId: config.nodeId,
+        dataDir: config.dataDir,
         interBrokerListener: config.interBrokerListener,
         replicaLagTimeMaxMs: config.replicaLagTimeMaxMs,
         minInsyncReplicas: config.minInsyncReplicas,

@@ -13,6 +13,7 @@ import { ErrorCode, errorName } from '../protocol/errors.js';
 import type { StorageError } from '../storage/errors.js';
 import { partitionDirName, type LogManager, type TopicPartitionLog } from '../storage/log-manager.js';
 import type { AppendResult } from '../storage/partition-log.js';
+import { readHighWatermarks, writeHighWatermarks } from './high-watermark-checkpoint.js';
 import { Partition } from './partition.js';
 import { ReplicaFetcher, type FetcherHost } from './replica-fetcher.js';
 
@@ -31,6 +32,8 @@ export interface IsrChange {
 
 export interface ReplicationSettings {
   readonly nodeId: number;
+  /** Where the high-watermark checkpoint lives. */
+  readonly dataDir: string;
   readonly interBrokerListener: string;
   readonly replicaLagTimeMaxMs: number;
   /** min.insync.replicas where the topic does not set it. */
@@ -38,6 +41,9 @@ export interface ReplicationSettings {
 }
 
 export type LeaderLookup = Partition | number;
+
+/** How often moved high watermarks are written to the checkpoint (Kafka: replica.high.watermark.checkpoint.interval.ms). */
+const highWatermarkCheckpointMs = 1_000;
 
 /** A replica here became leader or follower at a new leader epoch, or went away ('none'). */
 export interface LeadershipChange {
@@ -58,6 +64,11 @@ export class ReplicaManager {
   private reconciling: Promise<void> = Promise.resolve();
   private nextImage: ClusterImage | null = null;
   private readonly isrTimer: NodeJS.Timeout;
+  private readonly checkpointTimer: NodeJS.Timeout;
+  /** High watermarks from the checkpoint, for replicas opened after a restart. */
+  private readonly checkpointed: Map<string, number>;
+  private lastCheckpoint = '';
+  private checkpointing: Promise<void> = Promise.resolve();
   private sendIsrChange: ((change: IsrChange) => Promise<void>) | null = null;
   private readonly fetcherHost: FetcherHost;
   private readonly leadershipListeners = new Set<(change: LeadershipChange) => void>();
@@ -80,6 +91,9 @@ export class ReplicaManager {
     };
     this.isrTimer = setInterval(() => this.checkIsrs(), Math.max(50, Math.min(1000, Math.floor(settings.replicaLagTimeMaxMs / 2))));
     this.isrTimer.unref();
+    this.checkpointed = readHighWatermarks(settings.dataDir, logger);
+    this.checkpointTimer = setInterval(() => void this.checkpointHighWatermarks(), highWatermarkCheckpointMs);
+    this.checkpointTimer.unref();
   }
 
   /** Where ISR changes go: the active controller, through the broker's controller channel. */
@@ -156,7 +170,7 @@ export class ReplicaManager {
         }
         if (!partition) {
           const log = this.logs.get(topic.name, state.partitionIndex) ?? (await this.logs.create(topic.name, state.partitionIndex));
-          partition = new Partition(topic.name, state.partitionIndex, key, log, self, state, 0, now);
+          partition = new Partition(topic.name, state.partitionIndex, key, log, self, state, this.checkpointed.get(key) ?? 0, now);
           this.partitions.set(key, partition);
           if (partition.role === 'leader') {
             await this.lead(partition);
@@ -403,6 +417,25 @@ export class ReplicaManager {
       });
   }
 
+  // ---- the high-watermark checkpoint ---------------------------------------------------------
+
+  /** Writes every replica's high watermark if any moved since the last write; one write at a time. */
+  checkpointHighWatermarks(): Promise<void> {
+    this.checkpointing = this.checkpointing.then(async () => {
+      const marks = [...this.partitions.values()].map((partition) => ({ topic: partition.topic, partition: partition.index, highWatermark: partition.highWatermark }));
+      const summary = marks.map((mark) => `${mark.topic} ${mark.partition} ${mark.highWatermark}`).join('\n');
+      if (summary === this.lastCheckpoint) return;
+      try {
+        await writeHighWatermarks(this.settings.dataDir, marks);
+        this.lastCheckpoint = summary;
+      } catch (error) {
+        // Only availability after a restart depends on it; the next tick tries again.
+        this.logger.warn('writing the high-watermark checkpoint failed', { reason: describeError(error) });
+      }
+    });
+    return this.checkpointing;
+  }
+
   // ---- lifecycle -----------------------------------------------------------------------------
 
   /** Stops long polls from waiting, so in-flight fetches answer now. */
@@ -415,8 +448,10 @@ export class ReplicaManager {
   async close(): Promise<void> {
     this.beginShutdown();
     clearInterval(this.isrTimer);
+    clearInterval(this.checkpointTimer);
     await Promise.all([...this.fetchers.values()].map((fetcher) => fetcher.stop()));
     await this.reconciling;
+    await this.checkpointHighWatermarks();
     for (const partition of this.partitions.values()) partition.failWaiters(ErrorCode.NOT_LEADER_OR_FOLLOWER);
     await this.logs.close();
   }
