@@ -1,8 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
-// Four suites, one folder each (DESIGN.md, Tests): unit is pure logic; ssh drives real sshd
+// Five suites, one folder each (DESIGN.md, Tests): unit is pure logic; ssh drives real sshd
 // test hosts on loopback; broker drives real broker processes with real clients; lab boots
-// qemu VMs and is run on its own (`npm run test:lab`).
+// qemu VMs and is run on its own (`npm run test:lab`); faults is the long randomized fault run
+// on a three-broker cluster (`npm run test:faults`), kept out of the README's test command
+// while it still finds a bug (see broker/README.md).
 export default defineConfig({
   test: {
     projects: [
@@ -16,6 +18,15 @@ export default defineConfig({
           hookTimeout: 60_000,
           // Broker tests start real processes and ports; running files one at a time keeps
           // two cores from starving them and keeps failures readable.
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          testTimeout: 900_000,
+          hookTimeout: 60_000,
           fileParallelism: false,
         },
       },

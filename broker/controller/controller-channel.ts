@@ -44,7 +44,16 @@ export class ControllerChannel {
     private readonly image: () => ClusterImage,
     private readonly interBrokerListener: string,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    // A request in flight to a controller that lost office (dead, paused, cut off) would only
+    // fail at its timeout; failing it now sends it to the new controller at once, so a broker's
+    // heartbeats reach the new controller well within one session.
+    this.stopFollowingLeader = controller.onLeaderChange((leader) => {
+      if (this.client && this.client.leader !== leader) this.dropClient();
+    });
+  }
+
+  private readonly stopFollowingLeader: () => void;
 
   /**
    * Runs `local` on this node's controller while it is active, else `remote` against the
@@ -74,6 +83,7 @@ export class ControllerChannel {
   }
 
   close(): void {
+    this.stopFollowingLeader();
     this.dropClient();
   }
 

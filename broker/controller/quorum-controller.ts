@@ -97,6 +97,13 @@ export class QuorumController {
     return this.quorum.status().leader;
   }
 
+  /** Calls `listener` whenever the quorum's leader (the active controller) changes; returns the unsubscribe. */
+  onLeaderChange(listener: (leader: number | null) => void): () => void {
+    return this.quorum.subscribe((event) => {
+      if (event.kind === 'leader-changed') listener(event.leader);
+    });
+  }
+
   /** The metadata quorum as this node sees it (DescribeQuorum). */
   quorumStatus(): QuorumStatus {
     return this.quorum.status();
