@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // test hosts on loopback; broker drives real broker processes with real clients; lab boots
 // qemu VMs and is run on its own (`npm run test:lab`); faults is the long randomized fault run
 // on a three-broker cluster (`npm run test:faults`), kept out of the README's test command
-// while it still finds a bug (see broker/README.md).
+// until it has a longer record of clean runs (see broker/README.md).
 export default defineConfig({
   test: {
     projects: [

@@ -62,6 +62,8 @@ const sessionCheckMs = 100;
 export class QuorumController {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly lastHeartbeatAt = new Map<number, number>();
+  /** Brokers whose fencing is decided but not yet committed, so a session check does not queue it twice. */
+  private readonly fencing = new Set<number>();
   /** The metadata index of each broker's registration in this term: it is caught up once it applied that far. */
   private readonly registeredAt = new Map<number, number>();
   private activeTerm = -1;
@@ -202,11 +204,18 @@ export class QuorumController {
   private checkSessions(): void {
     if (!this.active) return;
     const now = this.clock();
-    for (const brokerId of expiredBrokers(this.image, this.lastHeartbeatAt, now, this.settings.sessionTimeoutMs)) {
-      if (brokerId === this.nodeId) continue;
-      this.lastHeartbeatAt.delete(brokerId);
-      this.logger.warn('fencing a broker whose session expired', { brokerId, sessionTimeoutMs: this.settings.sessionTimeoutMs });
-      void this.decide(`fence broker ${brokerId}`, (image) => ({ records: fenceBroker(image, brokerId, this.settings.defaults), result: undefined })).catch(() => undefined);
+    const { sessionTimeoutMs } = this.settings;
+    for (const brokerId of expiredBrokers(this.image, this.lastHeartbeatAt, now, sessionTimeoutMs)) {
+      if (brokerId === this.nodeId || this.fencing.has(brokerId)) continue;
+      this.fencing.add(brokerId);
+      void this.decide(`fence broker ${brokerId}`, (image) => {
+        // Decided in turn after what was queued before it: a heartbeat may have come in since.
+        if (!expiredBrokers(image, this.lastHeartbeatAt, this.clock(), sessionTimeoutMs).includes(brokerId)) return { records: [], result: undefined };
+        this.logger.warn('fencing a broker whose session expired', { brokerId, sessionTimeoutMs });
+        return { records: fenceBroker(image, brokerId, this.settings.defaults), result: undefined };
+      })
+        .catch(() => undefined)
+        .finally(() => this.fencing.delete(brokerId));
     }
     const interval = this.settings.leaderRebalanceIntervalMs;
     if (interval > 0 && now - this.lastRebalanceAt >= interval) {

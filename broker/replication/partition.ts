@@ -36,6 +36,8 @@ export class Partition {
   private readonly waiters: AckWaiter[] = [];
   /** When this replica last became leader. */
   private leaderSince = 0;
+  /** The log end when this leadership began (see setEpochStartOffset). */
+  private epochStartOffset = Number.POSITIVE_INFINITY;
   /** The ISR the leader has asked the controller for and not yet seen applied. */
   pendingIsr: readonly number[] | null = null;
   /** Set when the follower must ask its leader where their logs diverge before fetching. */
@@ -139,15 +141,30 @@ export class Partition {
     return this.advanceHighWatermark();
   }
 
-  /** The follower may join the ISR: it has everything up to the high watermark (and it is not in yet). */
+  /**
+   * The follower may join the ISR: it has everything up to the high watermark and up to where
+   * this leadership began (and it is not in yet). The second bound matters right after a leader
+   * change: the new leader's high watermark may still trail what the old one had acknowledged,
+   * and a follower admitted on that alone could be elected without records already acknowledged
+   * (Kafka's rule too: the follower must reach the leader epoch's start offset).
+   */
   canJoinIsr(replicaId: number): boolean {
     const progress = this.followers.get(replicaId);
     return (
       progress !== undefined &&
       this.stateValue.replicas.includes(replicaId) &&
       !this.maximalIsr().includes(replicaId) &&
-      progress.logEndOffset >= this.hw
+      progress.logEndOffset >= this.hw &&
+      progress.logEndOffset >= this.epochStartOffset
     );
+  }
+
+  /**
+   * Where this leadership began in the log: the log end once every append before it has landed
+   * (the replica manager sets it when it takes the leadership over). Until then no one joins.
+   */
+  setEpochStartOffset(offset: number): void {
+    this.epochStartOffset = offset;
   }
 
   /** ISR members other than the leader that have not been caught up within `lagMs`. */
@@ -198,6 +215,7 @@ export class Partition {
     // watermark where it is; it has a whole lag window from now before it counts as lagging.
     this.followers.clear();
     this.leaderSince = now;
+    this.epochStartOffset = Number.POSITIVE_INFINITY;
   }
 
   // ---- follower ------------------------------------------------------------------------------

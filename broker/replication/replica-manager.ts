@@ -198,6 +198,8 @@ export class ReplicaManager {
   private async lead(partition: Partition): Promise<void> {
     const { leaderEpoch, isr } = partition.state;
     await partition.log.beginLeaderEpoch(leaderEpoch);
+    // Every append queued before the leadership has landed: this is where the epoch begins.
+    if (partition.leaderEpoch === leaderEpoch && partition.role === 'leader') partition.setEpochStartOffset(partition.log.logEndOffset);
     this.logger.info('leading partition', { partition: partition.key, leaderEpoch, isr: isr.join(',') });
   }
 
