@@ -5,7 +5,7 @@
 // checked and changed as IncrementalAlterConfigs does (see 44-incremental-alter-configs.ts).
 import { alterConfigsApi } from '../protocol/apis/33-alter-configs.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { alterTopic, configResult, repeatedResources, unsupportedResource } from './44-incremental-alter-configs.js';
+import { alterTopic, configResult, repeatedResources, resourceRefusal } from './44-incremental-alter-configs.js';
 import { defineHandler, type ResponseOf } from './types.js';
 
 type ResourceResult = ResponseOf<typeof alterConfigsApi>['responses'][number];
@@ -21,13 +21,9 @@ export const alterConfigsHandler = defineHandler({
     const responses: ResourceResult[] = [];
     for (const resource of request.resources) {
       const { resourceType, resourceName } = resource;
-      if (repeated.has(`${resourceType}/${resourceName}`)) {
-        responses.push(configResult(resourceType, resourceName, ErrorCode.INVALID_REQUEST, `resource "${resourceName}" (type ${resourceType}) appears more than once in the request`));
-        continue;
-      }
-      const unsupported = unsupportedResource(resourceType, resourceName);
-      if (unsupported) {
-        responses.push(unsupported);
+      const refused = resourceRefusal(repeated, resourceType, resourceName);
+      if (refused) {
+        responses.push(refused);
         continue;
       }
       const set: Record<string, string> = {};

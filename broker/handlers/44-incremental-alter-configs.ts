@@ -23,7 +23,7 @@ export function configResult(resourceType: number, resourceName: string, errorCo
 }
 
 /** The refusal of a resource that is not a topic, or null for a topic resource. */
-export function unsupportedResource(resourceType: number, resourceName: string): ResourceResult | null {
+function unsupportedResource(resourceType: number, resourceName: string): ResourceResult | null {
   if (resourceType === ConfigResourceType.topic) return null;
   const message =
     resourceType === ConfigResourceType.broker
@@ -40,6 +40,14 @@ export async function alterTopic({ metadata }: BrokerServices, change: ConfigCha
   }
   const outcome = await metadata.alterTopicConfigs(resourceName, change.set, change.remove, validateOnly);
   return configResult(resourceType, resourceName, outcome.errorCode, outcome.errorCode === ErrorCode.NONE ? null : outcome.message);
+}
+
+/** Why a resource is refused before its configs are looked at (listed twice, or not a topic), or null. */
+export function resourceRefusal(repeated: ReadonlySet<string>, resourceType: number, resourceName: string): ResourceResult | null {
+  if (repeated.has(`${resourceType}/${resourceName}`)) {
+    return configResult(resourceType, resourceName, ErrorCode.INVALID_REQUEST, `resource "${resourceName}" (type ${resourceType}) appears more than once in the request`);
+  }
+  return unsupportedResource(resourceType, resourceName);
 }
 
 /** Names of resources the request lists more than once (Kafka refuses them all). */
@@ -66,13 +74,9 @@ export const incrementalAlterConfigsHandler = defineHandler({
     for (const resource of request.resources) {
       const { resourceType, resourceName } = resource;
       const refuse = (message: string) => responses.push(configResult(resourceType, resourceName, ErrorCode.INVALID_REQUEST, message));
-      if (repeated.has(`${resourceType}/${resourceName}`)) {
-        refuse(`resource "${resourceName}" (type ${resourceType}) appears more than once in the request`);
-        continue;
-      }
-      const unsupported = unsupportedResource(resourceType, resourceName);
-      if (unsupported) {
-        responses.push(unsupported);
+      const refused = resourceRefusal(repeated, resourceType, resourceName);
+      if (refused) {
+        responses.push(refused);
         continue;
       }
       const set: Record<string, string> = {};

@@ -9,3 +9,14 @@ export function errorOf<E extends Error>(type: abstract new (...args: never[]) =
   }
   throw new Error(`expected a ${type.name}`);
 }
+
+/** The error of one type a promise rejects with; any other outcome fails the test. */
+export async function rejectionOf<E extends Error>(type: abstract new (...args: never[]) => E, promise: Promise<unknown>): Promise<E> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof type) return error;
+    throw error;
+  }
+  throw new Error(`expected a ${type.name}`);
+}

@@ -12,6 +12,7 @@ import { defaultLogConfig, PartitionLog, type LogConfig } from '../../broker/sto
 import { buildBatch, decodeRecords, splitBatches } from '../../broker/storage/record-batch.js';
 import { kafkajsBatch } from '../support/storage-batches.js';
 import { RecordingLogger } from '../support/quorum-voters.js';
+import { rejectionOf } from '../support/thrown.js';
 
 let root: string;
 let logger: RecordingLogger;
@@ -38,15 +39,7 @@ async function reopen(log: PartitionLog, config: Partial<LogConfig> = {}): Promi
   return openLog(log.name, config);
 }
 
-async function rejection(promise: Promise<unknown>): Promise<StorageError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof StorageError) return error;
-    throw error;
-  }
-  throw new Error('expected a StorageError');
-}
+const rejection = (promise: Promise<unknown>): Promise<StorageError> => rejectionOf(StorageError, promise);
 
 function batchOf(prefix: string, count: number, options: { baseOffset?: number; epoch?: number; size?: number } = {}): Buffer {
   return buildBatch(

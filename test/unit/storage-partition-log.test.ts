@@ -7,6 +7,7 @@ import { StorageError, StorageErrorCode } from '../../broker/storage/errors.js';
 import { defaultLogConfig, PartitionLog, type LogConfig } from '../../broker/storage/partition-log.js';
 import { buildBatch, decodeRecords, splitBatches, type RecordBatch } from '../../broker/storage/record-batch.js';
 import { kafkajsBatch, type KafkajsCompression } from '../support/storage-batches.js';
+import { rejectionOf } from '../support/thrown.js';
 
 class CapturingLogger extends Logger {
   readonly lines: string[] = [];
@@ -75,15 +76,7 @@ function batchOf(prefix: string, count: number, timestamp = Date.now(), size = 0
   );
 }
 
-async function rejection(promise: Promise<unknown>): Promise<StorageError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof StorageError) return error;
-    throw error;
-  }
-  throw new Error('expected a StorageError');
-}
+const rejection = (promise: Promise<unknown>): Promise<StorageError> => rejectionOf(StorageError, promise);
 
 describe('PartitionLog append and read', () => {
   it('assigns consecutive offsets and reads records back from any offset', async () => {
