@@ -12,6 +12,14 @@ function log(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
+function parseCpus(value: string): number {
+  const cpus = Number(value);
+  if (!Number.isInteger(cpus) || cpus < 1 || cpus > 64) {
+    throw new KlabError(`--cpus must be a whole number of vCPUs between 1 and 64, not "${value}"`, exitCodes.usage);
+  }
+  return cpus;
+}
+
 function parseMemory(value: string): number {
   const mb = Number(value);
   if (!Number.isInteger(mb) || mb < 512 || mb > 65_536) {
@@ -58,11 +66,13 @@ export function registerLabCommand(program: Command): void {
     .command('create')
     .description('build (or reuse) the cached Debian image, create the three VMs, boot them and write lab.yaml')
     .option(...dirOption)
-    .option('-m, --memory <MiB>', 'memory per VM', parseMemory, 1024)
+    .option('-c, --cpus <n>', 'vCPUs per VM (default: 2 where the machine has 2 cores or more; kubeadm wants 2)', parseCpus)
+    .option('-m, --memory <MiB>', 'memory per VM (default: 2048 where three fit beside the host; kubeadm wants 1700 MB)', parseMemory)
     .option('--mirror <url>', "Debian mirror for the image and the VMs (default: the machine's own apt sources)")
-    .action(async (options: { dir: string; memory: number; mirror?: string }) => {
+    .action(async (options: { dir: string; cpus?: number; memory?: number; mirror?: string }) => {
+      const size = { ...(options.cpus !== undefined ? { cpus: options.cpus } : {}), ...(options.memory !== undefined ? { memoryMb: options.memory } : {}) };
       await interruptible(async (signal) => {
-        await createLab({ ...context(options.dir, signal), memoryMb: options.memory, ...(options.mirror ? { mirror: options.mirror } : {}) });
+        await createLab({ ...context(options.dir, signal), size, ...(options.mirror ? { mirror: options.mirror } : {}) });
       });
       printAccess(options.dir);
     });
@@ -100,7 +110,8 @@ export function registerLabCommand(program: Command): void {
         return;
       }
       for (const vm of vms) {
-        log(`${vm.name.padEnd(7)} ${vm.running ? `running (pid ${vm.pid})` : 'stopped'}`.padEnd(30) + `ssh 127.0.0.1:${vm.sshPort}  lab ${vm.internalAddress}`);
+        const api = vm.apiServerPort === undefined ? '' : `  api 127.0.0.1:${vm.apiServerPort}`;
+        log(`${vm.name.padEnd(7)} ${vm.running ? `running (pid ${vm.pid})` : 'stopped'}`.padEnd(30) + `ssh 127.0.0.1:${vm.sshPort}  lab ${vm.internalAddress}${api}`);
       }
     });
 }

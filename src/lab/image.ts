@@ -19,7 +19,7 @@ export interface BaseImage {
   digest: string;
 }
 
-function labCacheRoot(): string {
+export function labCacheRoot(): string {
   const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
   return path.join(base, 'klab', 'lab');
 }

@@ -8,19 +8,22 @@ import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { knownHostsPath } from '../state.js';
 import { forgetHostKeys, pinHostKey } from '../transport/known-hosts.js';
 import { ensureKeyPairFile } from '../transport/keys.js';
+import { chooseAccelerator, type Accelerator } from './accelerator.js';
 import { readMachineAptSources, sourcesForSuite } from './apt-sources.js';
 import { LabOperationError, LabStateError } from './errors.js';
 import { waitForGuest, type GuestConnection } from './guest.js';
-import { ensureBaseImage } from './image.js';
+import { ensureBaseImage, labCacheRoot } from './image.js';
 import { labVms, type LabVmPlan } from './layout.js';
-import { labInventoryName, labKeyName, labRecordName, readLabRecord, renderLabInventory, vmPaths, type LabRecord, type VmRecord } from './lab-files.js';
+import { labInventoryName, labKeyName, labRecordFormat, labRecordName, readLabRecord, renderLabInventory, vmPaths, type LabRecord, type VmRecord } from './lab-files.js';
 import { checkPrerequisites } from './prerequisites.js';
 import { makeRecipe, suite } from './recipe.js';
+import { chooseVmSize, type HostShape, type VmSize } from './sizing.js';
 import type { VmLaunch } from './qemu-args.js';
 import { resetVm, runningPid, startVm, stopVm, type StopResult } from './vm.js';
 
@@ -31,12 +34,13 @@ export interface LabContext {
 }
 
 export interface CreateOptions extends LabContext {
-  memoryMb: number;
+  /** What the user asked for; the rest is sized to the machine (sizing.ts). */
+  size: Partial<VmSize>;
   /** Overrides the Debian mirror read from the machine's apt sources. */
   mirror?: string;
 }
 
-/** Boot to SSH under TCG: ~30 s for one VM, ~70 s for three at once on two idle cores (LAB.md); far more on a busy machine. */
+/** Boot to SSH under TCG: ~30 s for one VM, ~75 s for three at once on two idle cores (LAB.md); far more on a busy machine. */
 const bootTimeoutMs = 600_000;
 /** A unix socket path must fit in sockaddr_un (108 bytes with its terminator). */
 const maxSocketPath = 107;
@@ -55,16 +59,24 @@ export async function createLab(options: CreateOptions): Promise<LabRecord> {
   const { mirror, sources } = options.mirror
     ? { mirror: options.mirror, sources: [{ uri: options.mirror, suites: [suite, `${suite}-updates`], components: ['main'] }] }
     : sourcesForSuite(await readMachineAptSources(), suite);
+  const host: HostShape = { cpus: os.cpus().length, memoryMb: Math.floor(os.totalmem() / 2 ** 20) };
+  const { size, warnings } = chooseVmSize(host, options.size, labVms.length);
+  options.log(`VM size: ${size.cpus} vCPU${size.cpus === 1 ? '' : 's'} and ${size.memoryMb} MiB each (${describeSizeSource(options.size, host)})`);
+  for (const warning of warnings) options.log(`warning: ${warning}`);
   const image = await ensureBaseImage(makeRecipe(mirror, sources), options);
+  const { accelerator, why } = await chooseAccelerator(image, { cacheRoot: labCacheRoot(), ...(options.signal ? { signal: options.signal } : {}) });
+  options.log(`accelerator: ${accelerator} (${why})`);
 
   await mkdir(dir, { recursive: true, mode: 0o700 });
   try {
     const record: LabRecord = {
-      format: 1,
-      memoryMb: options.memoryMb,
+      format: labRecordFormat,
+      memoryMb: size.memoryMb,
+      cpus: size.cpus,
+      accelerator,
       image,
       labMulticast: await freeMulticastChannel(),
-      vms: await withSshPorts(labVms),
+      vms: await withPorts(labVms),
     };
     await writeFile(path.join(dir, labRecordName), `${JSON.stringify(record, null, 2)}\n`);
     await ensureKeyPairFile(path.join(dir, labKeyName), `klab-lab@${path.basename(dir)}`);
@@ -82,6 +94,14 @@ export async function createLab(options: CreateOptions): Promise<LabRecord> {
   }
 }
 
+function describeSizeSource(requested: Partial<VmSize>, host: HostShape): string {
+  const machine = `this machine's ${host.cpus} cores and ${Math.round(host.memoryMb / 1024)} GiB`;
+  if (requested.cpus !== undefined && requested.memoryMb !== undefined) return 'as asked';
+  if (requested.cpus !== undefined) return `vCPUs as asked, memory sized to ${machine}`;
+  if (requested.memoryMb !== undefined) return `memory as asked, vCPUs sized to ${machine}`;
+  return `sized to ${machine}; --cpus and --memory override`;
+}
+
 export async function startLab(context: LabContext): Promise<void> {
   checkPrerequisites(['qemu-system-x86_64'], true);
   const dir = path.resolve(context.dir);
@@ -91,9 +111,7 @@ export async function startLab(context: LabContext): Promise<void> {
   }
   for (const vm of record.vms) {
     if ((await runningPid(vmPaths(dir, vm.name).pidFile)) !== undefined) throw new LabStateError(`${vm.name} is already running`, 'See `klab lab status`.');
-    if (!(await tcpPortFree(vm.sshPort))) {
-      throw new LabStateError(`port 127.0.0.1:${vm.sshPort} (SSH of ${vm.name}) is in use by another program`, 'Stop that program, or destroy and re-create the lab to get new ports.');
-    }
+    await checkPortsFree(vm);
   }
   const publicKey = (await readFile(path.join(dir, `${labKeyName}.pub`), 'utf8')).trim();
   const privateKey = await readFile(path.join(dir, labKeyName), 'utf8');
@@ -101,9 +119,10 @@ export async function startLab(context: LabContext): Promise<void> {
   try {
     for (const vm of record.vms) {
       const pid = await startVm(launchOf(dir, record, vm, publicKey), dir);
-      context.log(`${vm.name}: qemu started (pid ${pid}, SSH 127.0.0.1:${vm.sshPort}, lab address ${vm.internalAddress})`);
+      const api = vm.apiServerPort === undefined ? '' : `, API server 127.0.0.1:${vm.apiServerPort}`;
+      context.log(`${vm.name}: qemu started (pid ${pid}, SSH 127.0.0.1:${vm.sshPort}${api}, lab address ${vm.internalAddress})`);
     }
-    context.log(`waiting for the VMs to boot (TCG: about a minute for three)`);
+    context.log(`waiting for the VMs to boot (${bootEstimate(record.accelerator)})`);
     const started = Date.now();
     await Promise.all(
       record.vms.map(async (vm) => {
@@ -125,6 +144,25 @@ export async function startLab(context: LabContext): Promise<void> {
     throw error;
   } finally {
     for (const connection of connections.values()) connection.close();
+  }
+}
+
+function bootEstimate(accelerator: Accelerator): string {
+  switch (accelerator) {
+    case 'kvm':
+      return 'KVM: seconds';
+    case 'tcg':
+      return 'TCG: a minute or more for three';
+  }
+}
+
+/** Refuses to start a VM whose forwarded ports another program has taken meanwhile. */
+async function checkPortsFree(vm: VmRecord): Promise<void> {
+  const ports: Array<[number, string]> = [[vm.sshPort, `SSH of ${vm.name}`], ...(vm.apiServerPort === undefined ? [] : [[vm.apiServerPort, `API server of ${vm.name}`] as [number, string]])];
+  for (const [port, what] of ports) {
+    if (!(await tcpPortFree(port))) {
+      throw new LabStateError(`port 127.0.0.1:${port} (${what}) is in use by another program`, 'Stop that program, or destroy and re-create the lab to get new ports.');
+    }
   }
 }
 
@@ -206,6 +244,7 @@ export interface VmStatus {
   running: boolean;
   pid?: number;
   sshPort: number;
+  apiServerPort?: number;
   internalAddress: string;
 }
 
@@ -215,7 +254,14 @@ export async function labStatus(context: Pick<LabContext, 'dir'>): Promise<VmSta
   return Promise.all(
     record.vms.map(async (vm) => {
       const pid = await runningPid(vmPaths(dir, vm.name).pidFile);
-      return { name: vm.name, running: pid !== undefined, ...(pid !== undefined ? { pid } : {}), sshPort: vm.sshPort, internalAddress: vm.internalAddress };
+      return {
+        name: vm.name,
+        running: pid !== undefined,
+        ...(pid !== undefined ? { pid } : {}),
+        sshPort: vm.sshPort,
+        ...(vm.apiServerPort !== undefined ? { apiServerPort: vm.apiServerPort } : {}),
+        internalAddress: vm.internalAddress,
+      };
     }),
   );
 }
@@ -230,9 +276,7 @@ export async function startLabVm(context: Pick<LabContext, 'dir'>, name: string)
   const record = await readLabRecord(dir);
   const vm = record.vms.find((v) => v.name === name);
   if (!vm) throw new LabStateError(`the lab has no VM named ${name}`);
-  if (!(await tcpPortFree(vm.sshPort))) {
-    throw new LabStateError(`port 127.0.0.1:${vm.sshPort} (SSH of ${vm.name}) is in use by another program`, 'Stop that program, or destroy and re-create the lab to get new ports.');
-  }
+  await checkPortsFree(vm);
   const publicKey = (await readFile(path.join(dir, `${labKeyName}.pub`), 'utf8')).trim();
   await startVm(launchOf(dir, record, vm, publicKey), dir);
 }
@@ -248,12 +292,15 @@ export async function resetLabVm(context: Pick<LabContext, 'dir'>, name: string)
 function launchOf(dir: string, record: LabRecord, vm: VmRecord, authorizedKey: string): VmLaunch {
   return {
     name: vm.name,
+    accelerator: record.accelerator,
+    cpus: record.cpus,
     memoryMb: record.memoryMb,
     kernel: record.image.kernel,
     initrd: record.image.initrd,
     natMac: vm.natMac,
     labMac: vm.labMac,
     sshPort: vm.sshPort,
+    ...(vm.apiServerPort !== undefined ? { apiServerPort: vm.apiServerPort } : {}),
     labMulticast: record.labMulticast,
     authorizedKey,
     ...vmPaths(dir, vm.name),
@@ -274,12 +321,14 @@ function checkSocketPaths(dir: string): void {
   if (dir.includes(',')) throw new LabStateError(`the lab folder path must not contain a comma (qemu options use commas): ${dir}`);
 }
 
-/** Gives each VM a loopback port nothing listens on now, no two alike. */
-async function withSshPorts(vms: readonly LabVmPlan[]): Promise<VmRecord[]> {
+/** Gives each VM an SSH port, and the control plane an API server port, that nothing listens on now, no two alike. */
+async function withPorts(vms: readonly LabVmPlan[]): Promise<VmRecord[]> {
+  const needed = vms.length + vms.filter((vm) => vm.role === 'control-plane').length;
   const ports = new Set<number>();
-  while (ports.size < vms.length) ports.add(await freeTcpPort());
+  while (ports.size < needed) ports.add(await freeTcpPort());
   const free = [...ports];
-  return vms.map((vm, i) => ({ ...vm, sshPort: free[i] ?? 0 }));
+  const take = () => free.shift() ?? 0;
+  return vms.map((vm) => ({ ...vm, sshPort: take(), ...(vm.role === 'control-plane' ? { apiServerPort: take() } : {}) }));
 }
 
 function freeTcpPort(): Promise<number> {

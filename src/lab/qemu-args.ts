@@ -1,11 +1,15 @@
 // One VM's qemu command line, built from plain data so it can be checked without running qemu.
-// The choices come from LAB.md: TCG (this machine's /dev/kvm cannot boot a stock kernel),
-// tb-size=256 to keep each VM near 1 GiB, the kernel and initrd passed directly, a qcow2
-// overlay on the shared base image, SSH through a loopback-only hostfwd, and the lab
-// network as a multicast socket bound to 127.0.0.1 so it never touches the machine's NICs.
+// The choices come from LAB.md: KVM only where a boot probe showed it works (accelerator.ts),
+// else TCG with tb-size=256 to keep each VM's translation cache small; the kernel and initrd
+// passed directly, a qcow2 overlay on the shared base image, SSH (and the control plane's API
+// server) through loopback-only hostfwds, and the lab network as a multicast socket bound to
+// 127.0.0.1 so it never touches the machine's NICs.
+import type { Accelerator } from './accelerator.js';
 
 export interface VmLaunch {
   name: string;
+  accelerator: Accelerator;
+  cpus: number;
   memoryMb: number;
   kernel: string;
   initrd: string;
@@ -15,6 +19,8 @@ export interface VmLaunch {
   labMac: string;
   /** Loopback port forwarded to the guest's port 22. */
   sshPort: number;
+  /** Loopback port forwarded to the guest's API server (6443), on the control plane only. */
+  apiServerPort?: number;
   labMulticast: { group: string; port: number };
   /** QMP socket: stop, reset, and later savevm/loadvm for snapshots. */
   qmpSocket: string;
@@ -36,11 +42,11 @@ export function qemuArgs(vm: VmLaunch): string[] {
     if (value.includes(',')) throw new RangeError(`the lab's ${what} path must not contain a comma: ${value}`);
   }
   const { group, port } = vm.labMulticast;
+  const forwards: Array<[number, number]> = [[vm.sshPort, 22], ...(vm.apiServerPort === undefined ? [] : [[vm.apiServerPort, 6443] as [number, number]])];
   return [
     '-name', `klab-${vm.name}`,
-    '-accel', 'tcg,thread=multi,tb-size=256',
-    '-cpu', 'max',
-    '-smp', '1',
+    ...acceleratorArgs(vm.accelerator),
+    '-smp', String(vm.cpus),
     '-m', String(vm.memoryMb),
     '-display', 'none',
     '-monitor', 'none',
@@ -48,7 +54,7 @@ export function qemuArgs(vm: VmLaunch): string[] {
     '-initrd', vm.initrd,
     '-append', kernelCommandLine(vm),
     '-drive', `file=${vm.disk},if=virtio,format=qcow2,cache=unsafe`,
-    '-netdev', `user,id=nat,hostfwd=tcp:127.0.0.1:${vm.sshPort}-:22`,
+    '-netdev', ['user,id=nat', ...forwards.map(([host, guest]) => `hostfwd=tcp:127.0.0.1:${host}-:${guest}`)].join(','),
     '-device', `virtio-net-pci,netdev=nat,mac=${vm.natMac}`,
     '-netdev', `socket,id=lab,mcast=${group}:${port},localaddr=127.0.0.1`,
     '-device', `virtio-net-pci,netdev=lab,mac=${vm.labMac}`,
@@ -58,4 +64,13 @@ export function qemuArgs(vm: VmLaunch): string[] {
     '-pidfile', vm.pidFile,
     '-daemonize',
   ];
+}
+
+export function acceleratorArgs(accelerator: Accelerator): string[] {
+  switch (accelerator) {
+    case 'kvm':
+      return ['-accel', 'kvm', '-cpu', 'host'];
+    case 'tcg':
+      return ['-accel', 'tcg,thread=multi,tb-size=256', '-cpu', 'max'];
+  }
 }

@@ -1,16 +1,31 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { clusterSettings } from '../../src/inventory/cluster-settings.js';
 import { inventorySchema } from '../../src/inventory/schema.js';
 import { parseConsoleHostKeys } from '../../src/lab/guest.js';
-import { labInventory, renderLabInventory, type LabRecord } from '../../src/lab/lab-files.js';
+import { labInventory, labRecordName, readLabRecord, renderLabInventory, type LabRecord } from '../../src/lab/lab-files.js';
 import { labVms } from '../../src/lab/layout.js';
 import { makeRecipe, recipeDigest } from '../../src/lab/recipe.js';
 
 const record: LabRecord = {
   format: 1,
-  memoryMb: 1024,
+  memoryMb: 2048,
+  cpus: 2,
+  accelerator: 'tcg',
   image: { digest: 'abc', dir: '/c/abc', image: '/c/abc/base.img', kernel: '/c/abc/vmlinuz', initrd: '/c/abc/initrd.img' },
   labMulticast: { group: '239.77.0.1', port: 45000 },
+  vms: labVms.map((vm, i) => ({ ...vm, sshPort: 40000 + i, ...(vm.role === 'control-plane' ? { apiServerPort: 46443 } : {}) })),
+};
+
+/** lab.json as a lab made before the size, accelerator and API server port were recorded wrote it. */
+const recordBeforeSizing = {
+  format: 1,
+  memoryMb: 1024,
+  image: record.image,
+  labMulticast: record.labMulticast,
   vms: labVms.map((vm, i) => ({ ...vm, sshPort: 40000 + i })),
 };
 
@@ -23,6 +38,21 @@ describe('lab.yaml', () => {
       ['node2', '127.0.0.1', 40002, '10.77.0.13', 'worker', 'root', 'lab_key'],
     ]);
     expect(inventory.hypervisor).toEqual({ kind: 'qemu-lab', dir: '/labs/one' });
+  });
+
+  it("points the workstation's kubeconfig at the control plane's forwarded API server port", () => {
+    const written = parse(renderLabInventory('/labs/one', record)) as { cluster: unknown };
+    expect(written.cluster).toEqual({ apiServerAddress: '127.0.0.1:46443' });
+    const settings = clusterSettings(inventorySchema.parse(written));
+    expect(settings.apiServerUrl).toBe('https://127.0.0.1:46443');
+    expect(settings.apiServerHost).toBe('127.0.0.1');
+  });
+
+  it('leaves the API server address to its default for a lab without a forwarded API server port', () => {
+    const old = { ...record, vms: recordBeforeSizing.vms };
+    const written = parse(renderLabInventory('/labs/one', old)) as Record<string, unknown>;
+    expect(written.cluster).toBeUndefined();
+    expect(inventorySchema.parse(written).cluster.apiServerAddress).toBeUndefined();
   });
 
   it('keeps the lab network clear of the default pod and service CIDRs', () => {
@@ -66,5 +96,41 @@ describe('image recipe digest', () => {
     expect(lab1?.content).toContain('Address=10.77.0.11/24');
     expect(files.find((f) => f.path === '/usr/local/sbin/klab-lab-boot')?.content).toContain('ssh-keygen -q -t "$type"');
     expect(files.find((f) => f.path === '/etc/resolv.conf')?.content).toBe('nameserver 10.0.2.3\n');
+  });
+});
+
+describe('lab.json', () => {
+  const dirs: string[] = [];
+  afterEach(async () => {
+    for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
+  });
+
+  async function labWith(json: unknown): Promise<string> {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'klab-lab-record-'));
+    dirs.push(dir);
+    await writeFile(path.join(dir, labRecordName), typeof json === 'string' ? json : JSON.stringify(json));
+    return dir;
+  }
+
+  it('reads a record with the size, accelerator and API server port as written', async () => {
+    expect(await readLabRecord(await labWith(record))).toEqual(record);
+  });
+
+  it('reads a record made before those fields as one vCPU under TCG without an API server port', async () => {
+    const read = await readLabRecord(await labWith(recordBeforeSizing));
+    expect(read.cpus).toBe(1);
+    expect(read.accelerator).toBe('tcg');
+    expect(read.memoryMb).toBe(1024);
+    expect(read.vms.map((vm) => vm.apiServerPort)).toEqual([undefined, undefined, undefined]);
+  });
+
+  it('refuses a record from a newer klab, saying so', async () => {
+    await expect(readLabRecord(await labWith({ ...record, format: 2 }))).rejects.toThrow(/format 2, newer than this klab reads \(1\)/);
+  });
+
+  it('refuses a damaged record with a message naming the file', async () => {
+    const at = await labWith('{"format": 1,');
+    await expect(readLabRecord(at)).rejects.toThrow(`${path.join(at, labRecordName)} is not valid JSON`);
+    await expect(readLabRecord(await labWith({ ...record, accelerator: 'hvf' }))).rejects.toThrow(/accelerator/);
   });
 });

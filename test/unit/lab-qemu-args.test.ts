@@ -6,6 +6,8 @@ import { labVms, vmSlot } from '../../src/lab/layout.js';
 
 const launch: VmLaunch = {
   name: 'node1',
+  accelerator: 'tcg',
+  cpus: 1,
   memoryMb: 1024,
   kernel: '/cache/vmlinuz',
   initrd: '/cache/initrd.img',
@@ -32,6 +34,21 @@ describe('qemu command line of a lab VM', () => {
     expect(option(args, '-smp')).toEqual(['1']);
     expect(option(args, '-m')).toEqual(['1024']);
     expect(option(args, '-display')).toEqual(['none']);
+  });
+
+  it('runs under KVM with the host CPU model when the lab chose KVM, and gives the VM the vCPUs asked for', () => {
+    const kvm = qemuArgs({ ...launch, accelerator: 'kvm', cpus: 2, memoryMb: 2048 });
+    expect(option(kvm, '-accel')).toEqual(['kvm']);
+    expect(option(kvm, '-cpu')).toEqual(['host']);
+    expect(option(kvm, '-smp')).toEqual(['2']);
+    expect(option(kvm, '-m')).toEqual(['2048']);
+    expect(option(qemuArgs({ ...launch, cpus: 2 }), '-cpu')).toEqual(['max']);
+  });
+
+  it("forwards the control plane's API server on loopback beside SSH, on the same user-mode network", () => {
+    const master = qemuArgs({ ...launch, name: 'master', apiServerPort: 46443 });
+    expect(option(master, '-netdev')).toContain('user,id=nat,hostfwd=tcp:127.0.0.1:40022-:22,hostfwd=tcp:127.0.0.1:46443-:6443');
+    expect(option(args, '-netdev').filter((netdev) => netdev.includes('6443'))).toEqual([]);
   });
 
   it('forwards SSH on loopback only and puts the lab network on a loopback multicast socket', () => {
