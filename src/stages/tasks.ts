@@ -220,9 +220,9 @@ export async function runApt(env: TaskEnv, spec: AptSpec): Promise<TaskResult> {
   const packages = spec.packages.map((text) => render(text, env.view, `${env.where} (apt.packages)`).trim());
   const invalid = packages.filter((p) => !debianPackage.test(p));
   if (invalid.length > 0) throw new TaskFailure(`${env.where}: not a Debian package name (=version): ${invalid.map((p) => JSON.stringify(p)).join(', ')}`);
-  const wanted = packages.map((p) => {
-    const [name = p, version] = p.split('=');
-    return { name, version };
+  const wanted = packages.map((spec) => {
+    const [name = spec, version] = spec.split('=');
+    return { spec, name, version };
   });
   const query = await env.step.read(`dpkg-query -W -f='\${Package} \${Status} \${Version}\\n' ${wanted.map((w) => w.name).join(' ')}`);
   const installed = new Map<string, string>();
@@ -235,8 +235,10 @@ export async function runApt(env: TaskEnv, spec: AptSpec): Promise<TaskResult> {
     return version === undefined || (w.version !== undefined && !globToRegExp(w.version).test(version));
   });
   if (missing.length === 0) return { detail: `installed: ${wanted.map((w) => `${w.name} ${installed.get(w.name) ?? ''}`.trim()).join(', ')}` };
-  const script = render(await env.templates.load(aptScriptTemplate, env.playbookFile), { packages: packages.join(' ') }, aptScriptTemplate);
-  await env.step.wetExec(script, spec.timeoutSeconds * 1000, `apt-get install ${packages.join(' ')}`);
+  // Only what is missing: naming an installed package to apt-get install would upgrade it.
+  const toInstall = missing.map((m) => m.spec).join(' ');
+  const script = render(await env.templates.load(aptScriptTemplate, env.playbookFile), { packages: toInstall }, aptScriptTemplate);
+  await env.step.wetExec(script, spec.timeoutSeconds * 1000, `apt-get install ${toInstall}`);
   return { detail: `installed ${missing.map((m) => m.name).join(', ')}` };
 }
 

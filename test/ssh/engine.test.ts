@@ -186,6 +186,8 @@ describe('stage engine over real sshd hosts', () => {
     apt: { packages: [openssh-server] }
   - name: Package in another version
     apt: { packages: [openssh-server=0.0.*] }
+  - name: One package present, one missing
+    apt: { packages: [openssh-server, klab-test-absent-package] }
 `,
     );
     // Dry run only: the apt tasks must never install anything on this machine.
@@ -202,6 +204,11 @@ describe('stage engine over real sshd hosts', () => {
     expect(outcomes.find((o) => o.task === 'Package in another version')).toMatchObject({
       status: 'changed',
       detail: 'would run apt-get install openssh-server=0.0.*',
+    });
+    // Only the missing one is named: apt-get install of an installed package would upgrade it.
+    expect(outcomes.find((o) => o.task === 'One package present, one missing')).toMatchObject({
+      status: 'changed',
+      detail: 'would run apt-get install klab-test-absent-package',
     });
     await expect(stat(path.join(work, 'master'))).rejects.toThrow(/ENOENT/);
     expect((await readMarkers(hosts.get('master')!, path.join(markers, 'master'))).size).toBe(0);

@@ -19,7 +19,7 @@ afterEach(async () => {
 });
 
 /** A qemu stand-in: answers --version, logs each boot to `runs`, and acts out `behaviour` on the console file. */
-async function fakeQemu(behaviour: Behaviour, version = 'QEMU emulator version 7.2.22'): Promise<{ binary: string; runs: string }> {
+async function standInQemu(behaviour: Behaviour, version = 'QEMU emulator version 7.2.22'): Promise<{ binary: string; runs: string }> {
   const binary = path.join(work, `qemu-${behaviour}`);
   const runs = path.join(work, 'runs');
   const script = `#!${process.execPath}
@@ -68,16 +68,16 @@ async function bootCount(runs: string): Promise<number> {
   return existsSync(runs) ? (await readFile(runs, 'utf8')).trim().split('\n').length : 0;
 }
 
-describe('choosing the accelerator', () => {
+describe('choosing the accelerator, against a stand-in qemu (KVM cannot run on these machines)', () => {
   it('uses TCG without probing when /dev/kvm is absent', async () => {
-    const { binary, runs } = await fakeQemu('boots');
+    const { binary, runs } = await standInQemu('boots');
     const choice = await chooseAccelerator(image, { cacheRoot: work, qemuBinary: binary, kvmDevice: path.join(work, 'no-kvm') });
     expect(choice).toEqual({ accelerator: 'tcg', why: `${path.join(work, 'no-kvm')} is absent` });
     expect(await bootCount(runs)).toBe(0);
   });
 
   it('uses TCG without probing when /dev/kvm cannot be opened', async () => {
-    const { binary, runs } = await fakeQemu('boots');
+    const { binary, runs } = await standInQemu('boots');
     const device = path.join(work, 'kvm-dir');
     await mkdir(device);
     const choice = await chooseAccelerator(image, { cacheRoot: work, qemuBinary: binary, kvmDevice: device });
@@ -87,7 +87,7 @@ describe('choosing the accelerator', () => {
   });
 
   it('kills a KVM boot that does not end within the bound, falls back to TCG and remembers that', async () => {
-    const { binary, runs } = await fakeQemu('hangs');
+    const { binary, runs } = await standInQemu('hangs');
     const cacheRoot = path.join(work, 'cache');
     const choice = await chooseAccelerator(image, { cacheRoot, qemuBinary: binary, kvmDevice: await openableKvm(), timeoutMs: 1_500 });
     expect(choice.accelerator).toBe('tcg');
@@ -105,7 +105,7 @@ describe('choosing the accelerator', () => {
   });
 
   it('uses KVM when the probe kernel reaches userspace, booting it with the image and an init that exits', async () => {
-    const { binary, runs } = await fakeQemu('boots');
+    const { binary, runs } = await standInQemu('boots');
     const choice = await chooseAccelerator(image, { cacheRoot: work, qemuBinary: binary, kvmDevice: await openableKvm() });
     expect(choice.accelerator).toBe('kvm');
     expect(choice.why).toMatch(/^KVM booted the kernel to userspace in \d+ s; remembered in /);
@@ -119,23 +119,23 @@ describe('choosing the accelerator', () => {
   it('probes again for another qemu version, kernel or image', async () => {
     const cacheRoot = path.join(work, 'cache');
     const device = await openableKvm();
-    const hanging = await fakeQemu('hangs', 'QEMU emulator version 7.2.22');
+    const hanging = await standInQemu('hangs', 'QEMU emulator version 7.2.22');
     expect((await chooseAccelerator(image, { cacheRoot, qemuBinary: hanging.binary, kvmDevice: device, timeoutMs: 1_000 })).accelerator).toBe('tcg');
-    const newer = await fakeQemu('boots', 'QEMU emulator version 8.2.0');
+    const newer = await standInQemu('boots', 'QEMU emulator version 8.2.0');
     expect((await chooseAccelerator(image, { cacheRoot, qemuBinary: newer.binary, kvmDevice: device })).accelerator).toBe('kvm');
     expect((await chooseAccelerator({ ...image, digest: 'ffff' }, { cacheRoot, qemuBinary: newer.binary, kvmDevice: device })).why).not.toMatch(/probed/);
     expect(await rememberedFiles(cacheRoot)).toHaveLength(3);
   });
 
   it('uses TCG when the kernel stops before userspace under KVM', async () => {
-    const { binary } = await fakeQemu('stops-early');
+    const { binary } = await standInQemu('stops-early');
     const choice = await chooseAccelerator(image, { cacheRoot: work, qemuBinary: binary, kvmDevice: await openableKvm() });
     expect(choice.accelerator).toBe('tcg');
     expect(choice.why).toMatch(/stopped before userspace \("\[ {4}0\.5\] Kernel panic - not syncing: VFS: Unable to mount root fs"\)/);
   });
 
   it('uses TCG when qemu cannot start under KVM, and does not remember it (it may be fixed by the next create)', async () => {
-    const { binary } = await fakeQemu('cannot-start');
+    const { binary } = await standInQemu('cannot-start');
     const cacheRoot = path.join(work, 'cache');
     const choice = await chooseAccelerator(image, { cacheRoot, qemuBinary: binary, kvmDevice: await openableKvm() });
     expect(choice).toEqual({ accelerator: 'tcg', why: 'qemu could not start under KVM: Could not access KVM kernel module: No such file or directory' });
