@@ -216,6 +216,17 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\?]/g, '\\$&').replaceAll('*', '.*')}$`);
 }
 
+/** Installed packages and their versions, from `dpkg-query -W -f='${Package} ${Status} ${Version}\n'`. */
+export function installedVersions(dpkgQuery: string): Map<string, string> {
+  const installed = new Map<string, string>();
+  for (const line of dpkgQuery.split('\n')) {
+    const [name, want, ok, status, version] = line.trim().split(/\s+/);
+    // A held package (apt-mark hold, as stage 06 does) reads "hold ok installed".
+    if (name && (want === 'install' || want === 'hold') && ok === 'ok' && status === 'installed' && version) installed.set(name, version);
+  }
+  return installed;
+}
+
 export async function runApt(env: TaskEnv, spec: AptSpec): Promise<TaskResult> {
   const packages = spec.packages.map((text) => render(text, env.view, `${env.where} (apt.packages)`).trim());
   const invalid = packages.filter((p) => !debianPackage.test(p));
@@ -225,11 +236,7 @@ export async function runApt(env: TaskEnv, spec: AptSpec): Promise<TaskResult> {
     return { spec, name, version };
   });
   const query = await env.step.read(`dpkg-query -W -f='\${Package} \${Status} \${Version}\\n' ${wanted.map((w) => w.name).join(' ')}`);
-  const installed = new Map<string, string>();
-  for (const line of query.stdout.split('\n')) {
-    const [name, want, ok, status, version] = line.trim().split(/\s+/);
-    if (name && want === 'install' && ok === 'ok' && status === 'installed' && version) installed.set(name, version);
-  }
+  const installed = installedVersions(query.stdout);
   const missing = wanted.filter((w) => {
     const version = installed.get(w.name);
     return version === undefined || (w.version !== undefined && !globToRegExp(w.version).test(version));

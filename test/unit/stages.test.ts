@@ -11,7 +11,7 @@ import { decideStage, selectStages, stageStatus } from '../../src/stages/planner
 import { parsePlaybook } from '../../src/stages/playbook.js';
 import type { Stage } from '../../src/stages/playbook.js';
 import { MissingValueError, render } from '../../src/stages/render.js';
-import { TaskFailure, evaluateCondition, withBlock } from '../../src/stages/tasks.js';
+import { TaskFailure, evaluateCondition, installedVersions, withBlock } from '../../src/stages/tasks.js';
 
 const inventory = (overrides: Record<string, unknown> = {}) =>
   inventorySchema.parse({
@@ -72,6 +72,22 @@ describe('conditions', () => {
   it('fails on a missing value or a non-number compared as a number', () => {
     expect(() => evaluateCondition({ var: 'host.vars.missing', equals: '1' }, view, 'w')).toThrow(MissingValueError);
     expect(() => evaluateCondition({ var: 'host.vars.os', atLeast: 1 }, view, 'w')).toThrow(TaskFailure);
+  });
+});
+
+describe('installed packages, as dpkg-query reports them', () => {
+  it('counts installed and held packages, not removed or half-configured ones', () => {
+    const query = [
+      'kubeadm hold ok installed 1.37.2-1.1',
+      'curl install ok installed 7.88.1-10+deb12u15',
+      'gpg deinstall ok config-files 2.2.40-1.1',
+      'socat install ok half-configured 1.7.4.4-2',
+      'apt-transport-https unknown ok not-installed ',
+    ].join('\n');
+    expect([...installedVersions(query)]).toEqual([
+      ['kubeadm', '1.37.2-1.1'],
+      ['curl', '7.88.1-10+deb12u15'],
+    ]);
   });
 });
 
