@@ -5,33 +5,17 @@
 // that moment are back, byte for byte; `klab up` then goes on from 04. What happened is
 // read on the VMs themselves over SSH. This file makes its own lab (the lab suite runs files
 // one at a time) and destroys it at the end, pass or fail.
-import { existsSync } from 'node:fs';
-import { mkdtemp, rmdir } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GuestConnection } from '../../src/lab/guest.js';
-import { destroyLab } from '../../src/lab/lab.js';
-import { connectLabVm, jsonLines, klab, onVm } from '../support/lab.js';
+import { LabConnections, createTestLab, destroyTestLab, jsonLines, klab, onVm } from '../support/lab.js';
 
 const names = ['master', 'node1', 'node2'] as const;
 const through03 = ['00-preflight', '01-hosts', '02-ssh', '03-kernel'];
 let dir = '';
 let inventory = '';
-const connections = new Map<string, GuestConnection>();
-
-async function vm(name: string): Promise<GuestConnection> {
-  const open = connections.get(name);
-  if (open) return open;
-  const connection = await connectLabVm(dir, name);
-  connections.set(name, connection);
-  return connection;
-}
-
-function forgetAll(): void {
-  for (const connection of connections.values()) connection.close();
-  connections.clear();
-}
+const connections = new LabConnections(() => dir);
+const vm = (name: string) => connections.vm(name);
+const forgetAll = () => connections.forgetAll();
 
 /** What stage 03 leaves on a VM, plus the markers: compared before the damage and after the rollback. */
 async function stateOf(name: string): Promise<string> {
@@ -47,22 +31,13 @@ async function stateOf(name: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'klab-snap-'));
+  dir = await createTestLab('klab-snap-');
   inventory = path.join(dir, 'lab.yaml');
-  const created = await klab(['lab', 'create', '--dir', dir]);
-  if (created.exitCode !== 0) throw new Error(`klab lab create failed (exit ${created.exitCode}):\n${created.all}`);
 });
 
 afterAll(async () => {
   forgetAll();
-  if (!dir) return;
-  if (!existsSync(path.join(dir, 'lab.json'))) {
-    await rmdir(dir).catch(() => undefined);
-    return;
-  }
-  const destroyed = await klab(['lab', 'destroy', '--dir', dir]);
-  if (destroyed.exitCode !== 0) await destroyLab({ dir, log: () => undefined });
-  expect(existsSync(dir), `klab lab destroy left ${dir} behind`).toBe(false);
+  if (dir) expect(await destroyTestLab(dir), `klab lab destroy left ${dir} behind`).toBe(true);
 });
 
 describe('stage snapshots on the qemu lab', () => {

@@ -5,37 +5,22 @@
 // a hard reset must survive it, and a stop (one guest still booting) and start of the lab must
 // keep it all. What the stages did is checked on the VMs themselves over SSH. The lab is
 // destroyed at the end, pass or fail.
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rmdir } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { inventorySchema } from '../../src/inventory/schema.js';
-import type { GuestConnection } from '../../src/lab/guest.js';
-import { destroyLab, resetLabVm } from '../../src/lab/lab.js';
+import { resetLabVm } from '../../src/lab/lab.js';
 import { vmPaths } from '../../src/lab/lab-files.js';
-import { connectLabVm, jsonLines, klab, onVm, startKlab } from '../support/lab.js';
+import { LabConnections, createTestLab, destroyTestLab, interruptAt, jsonLines, klab, onVm } from '../support/lab.js';
 
 const names = ['master', 'node1', 'node2'] as const;
 const stageIds = ['00-preflight', '01-hosts', '02-ssh', '03-kernel', '04-ipvs', '05-containerd'];
 let dir = '';
 let inventory = '';
-const connections = new Map<string, GuestConnection>();
-
-async function vm(name: string): Promise<GuestConnection> {
-  const open = connections.get(name);
-  if (open) return open;
-  const connection = await connectLabVm(dir, name);
-  connections.set(name, connection);
-  return connection;
-}
-
-function forget(name: string): void {
-  connections.get(name)?.close();
-  connections.delete(name);
-}
+const connections = new LabConnections(() => dir);
+const vm = (name: string) => connections.vm(name);
+const forget = (name: string) => connections.forget(name);
 
 /** What stages 00-05 leave on a host, read on the host itself. */
 async function expectStagesApplied(name: string): Promise<void> {
@@ -66,24 +51,13 @@ async function expectStagesApplied(name: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'klab-lab-'));
+  dir = await createTestLab('klab-lab-');
   inventory = path.join(dir, 'lab.yaml');
-  const created = await klab(['lab', 'create', '--dir', dir]);
-  if (created.exitCode !== 0) throw new Error(`klab lab create failed (exit ${created.exitCode}):\n${created.all}`);
 });
 
 afterAll(async () => {
-  for (const name of [...connections.keys()]) forget(name);
-  if (!dir) return;
-  if (!existsSync(path.join(dir, 'lab.json'))) {
-    // create failed early and removed what it made; only the empty temp folder may be left.
-    await rmdir(dir).catch(() => undefined);
-    return;
-  }
-  const destroyed = await klab(['lab', 'destroy', '--dir', dir]);
-  // The CLI is what users run; if it failed, the module still must not leave VMs behind.
-  if (destroyed.exitCode !== 0) await destroyLab({ dir, log: () => undefined });
-  expect(existsSync(dir), `klab lab destroy left ${dir} behind`).toBe(false);
+  connections.forgetAll();
+  if (dir) expect(await destroyTestLab(dir), `klab lab destroy left ${dir} behind`).toBe(true);
 });
 
 describe('the qemu lab', () => {
@@ -114,30 +88,17 @@ describe('the qemu lab', () => {
 
 describe('stages 00-05 on the lab', () => {
   it('an up killed during 05-containerd package install, with node2 reset, leaves 05 unfinished on node2', async () => {
-    const run = startKlab(['up', '--to', 'containerd', '--json', '-i', inventory]);
-    let finished = false;
-    void run.then(() => (finished = true));
-    const node2 = await vm('node2');
     // Stage 04 is done on node2 (its marker exists) and dpkg runs: that is 05's apt install.
-    const deadline = Date.now() + 20 * 60_000;
-    let caught = false;
-    while (!finished && Date.now() < deadline) {
-      const probe = await node2.exec('ls /var/lib/klab/stages 2>/dev/null; echo ---; pgrep -x dpkg >/dev/null && echo dpkg-running; true');
-      if (probe.stdout.includes('04-ipvs.json') && !probe.stdout.includes('05-containerd.json') && probe.stdout.includes('dpkg-running')) {
-        caught = true;
-        break;
-      }
-      await sleep(500);
-    }
-    if (!caught) {
-      run.kill('SIGKILL');
-      const result = await run;
-      throw new Error(`never saw 05-containerd's package install on node2 (klab ${finished ? `exited ${result.exitCode}` : 'still running'}):\n${result.all}`);
-    }
-    run.kill('SIGKILL');
-    await resetLabVm({ dir }, 'node2');
+    const killed = await interruptAt({
+      dir,
+      args: ['up', '--to', 'containerd', '--json', '-i', inventory],
+      vm: 'node2',
+      connection: await vm('node2'),
+      probe: 'ls /var/lib/klab/stages 2>/dev/null; echo ---; pgrep -x dpkg >/dev/null && echo dpkg-running; true',
+      moment: (out) => out.includes('04-ipvs.json') && !out.includes('05-containerd.json') && out.includes('dpkg-running'),
+      what: "05-containerd's package install on node2",
+    });
     forget('node2');
-    const killed = await run;
     expect(killed.signal).toBe('SIGKILL');
 
     const rebooted = await vm('node2');
@@ -192,7 +153,7 @@ describe('stages 00-05 on the lab', () => {
   });
 
   it('stop and start keep the disks: after a clean reboot every stage is still done and in effect', async () => {
-    for (const name of names) forget(name);
+    connections.forgetAll();
     // node1 is still booting when stop presses its power button: nothing in the guest listens
     // to the button that early, so stop must keep pressing until the guest reacts.
     await resetLabVm({ dir }, 'node1');
