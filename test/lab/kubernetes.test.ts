@@ -9,7 +9,9 @@
 // read on the VMs: the stand-ins' call logs, their "cluster" on the control plane
 // (/var/lib/etcd/member) and the files the stages leave.
 import { stat, readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseDocument } from 'yaml';
 import { clusterSettings } from '../../src/inventory/cluster-settings.js';
@@ -57,6 +59,26 @@ function stagesOn(name: string): string[] {
 
 async function markers(name: string): Promise<string[]> {
   return (await onVm(await vm(name), 'ls /var/lib/klab/stages')).split('\n').map((file) => file.replace(/\.json$/, ''));
+}
+
+/**
+ * What a listener behind a forwarded loopback port says first. qemu accepts a forwarded
+ * connection before the guest listens and then closes it empty, so this tries for a while.
+ */
+async function firstLineFrom(port: number): Promise<string> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const said = await new Promise<string>((resolve) => {
+      let text = '';
+      const socket = net.connect({ host: '127.0.0.1', port });
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (text += chunk));
+      socket.on('close', () => resolve(text.trim()));
+      socket.on('error', () => resolve(''));
+    });
+    if (said !== '' || Date.now() > deadline) return said;
+    await sleep(1_000);
+  }
 }
 
 function settings() {
@@ -170,6 +192,10 @@ describe('stages 06-10 on the lab against stand-in Kubernetes packages and manif
     const { apiServerUrl } = await settings();
     const forwarded = (await readLabRecord(dir)).vms.find((v) => v.name === 'master')?.apiServerPort;
     expect(apiServerUrl).toBe(`https://127.0.0.1:${forwarded}`);
+    // And that port reaches the control plane's 6443. The stand-ins serve no API there, so a
+    // one-shot socat answers in its place.
+    await onVm(control, "setsid socat TCP-LISTEN:6443,reuseaddr SYSTEM:'echo api-port-reached' </dev/null >/dev/null 2>&1 &");
+    expect(await firstLineFrom(forwarded ?? 0)).toBe('api-port-reached');
     expect((await readFile(kubeconfigFile, 'utf8')).trim()).toBe(adminConf.replace('server: https://10.77.0.11:6443', `server: ${apiServerUrl}`));
   });
 
@@ -229,15 +255,16 @@ describe('stages 06-10 on the lab against stand-in Kubernetes packages and manif
     const tokensBefore = await issuedTokens();
     expect(tokensBefore).toEqual([]);
     // The join has fetched the CA and waits for its TLS bootstrap (kubeadm's own words in its
-    // log): certificates written and synced, no kubelet.conf yet.
+    // log): certificates written and synced, no kubelet.conf yet. The probe finds the running
+    // join first, so the log it reads is this join's (the first join's log is still there).
     const killed = await interruptAt({
       dir,
       args: ['up', '--json', '-i', inventory],
       vm: 'node1',
       connection: await vm('node1'),
       probe:
-        "grep -q 'Waiting for the kubelet to perform the TLS Bootstrap' /var/log/klab/kubeadm-join.log 2>/dev/null && test ! -e /etc/kubernetes/kubelet.conf && " +
-        "pgrep -f '^/bin/sh /usr/bin/kubeadm join' >/dev/null && echo half-joined; true",
+        "pgrep -f '^/bin/sh /usr/bin/kubeadm join' >/dev/null && grep -q 'Waiting for the kubelet to perform the TLS Bootstrap' /var/log/klab/kubeadm-join.log && " +
+        'test -e /etc/kubernetes/pki/ca.crt && test ! -e /etc/kubernetes/kubelet.conf && echo half-joined; true',
       moment: (out) => out.includes('half-joined'),
       what: 'node1 half way through kubeadm join',
     });
