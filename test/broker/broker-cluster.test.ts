@@ -125,14 +125,18 @@ describe('broker cluster harness', () => {
     await started.restart(2);
     expect(two.pid).not.toBe(firstPid);
     expect(two.logs().match(/--- broker 2 started at/g)).toHaveLength(2);
-    expect(await probeKafka(two.externalBootstrap, 'klab-test-harness')).toBe('answered');
+    // A restarted broker holds requests until it has rejoined (readyz), which takes longer on a busy machine.
+    await started.waitReady(2);
+    expect(await probeKafka(two.externalBootstrap, 'klab-test-harness', 5_000)).toBe('answered');
 
     // Paused: the kernel still accepts the connection, but nothing answers.
     started.pause(0);
     expect(await probeKafka(zero.externalBootstrap, 'klab-test-harness')).toBe('no answer');
     await expect(started.waitReady(0, 2_000)).rejects.toThrow(/broker 0 was not ready within 2000 ms \(\/readyz: /);
     started.resume(0);
-    expect(await probeKafka(zero.externalBootstrap, 'klab-test-harness')).toBe('answered');
+    // Paused for seconds, it may have been fenced (or lost the quorum's leadership): it answers once ready again.
+    await started.waitReady(0);
+    expect(await probeKafka(zero.externalBootstrap, 'klab-test-harness', 5_000)).toBe('answered');
 
     // A paused broker is continued so it can act on SIGTERM and exit cleanly.
     started.pause(1);
