@@ -230,6 +230,9 @@ describe('topic configs on a three-broker cluster', () => {
       admin.createTopics({ topics: [{ topic: 'guarded', replicaAssignment: [{ partition: 0, replicas: [leader, follower, start.controller] }] }], waitForLeaders: true }),
     );
     await waitForView(current, 'guarded', 'guarded fully replicated', (view) => view.partitions[0]?.isr.length === 3);
+    // The broker asked must know the topic: it checks the resource against its own metadata
+    // image before forwarding, and answers UNKNOWN_TOPIC_OR_PARTITION until it has applied it.
+    await waitForView(current, 'guarded', `guarded known to broker ${follower}`, (view) => view.partitions[0]?.isr.length === 3, 30_000, [leader, start.controller]);
 
     const viaFollower = current.brokers[follower]!.externalBootstrap;
     const raised = await incrementalAlter(viaFollower, topicResource, 'guarded', [{ name: 'min.insync.replicas', configOperation: ConfigOperation.set, value: '3' }]);
