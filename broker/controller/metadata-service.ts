@@ -8,6 +8,7 @@ import type { BrokerConfig, HostPort } from '../config.js';
 import { formatHostPort } from '../config.js';
 import { describeError, type Logger } from '../log.js';
 import type { KafkaClient } from '../net/kafka-client.js';
+import { alterConfigsApi } from '../protocol/apis/33-alter-configs.js';
 import { createPartitionsApi } from '../protocol/apis/37-create-partitions.js';
 import { createTopicsApi } from '../protocol/apis/19-create-topics.js';
 import { deleteTopicsApi } from '../protocol/apis/20-delete-topics.js';
@@ -20,8 +21,8 @@ import type { ClusterMetadataApplier } from './cluster/applier.js';
 import { ControllerDecisionError } from './cluster/elections.js';
 import type { BrokerRegistration, ClusterImage, TopicState } from './cluster/image.js';
 import { changeIsr, electLeaders, type ElectionResult, type ElectionType, type PartitionRef } from './cluster/partition-decisions.js';
-import { NO_LEADER } from './cluster/records.js';
-import { alterTopicConfigs, createPartitions, createTopic, deleteTopic } from './cluster/topic-decisions.js';
+import { NO_LEADER, type ClusterRecord } from './cluster/records.js';
+import { alterTopicConfigs, createPartitions, createTopic, deleteTopic, replaceTopicConfigs } from './cluster/topic-decisions.js';
 import { ConfigResourceType } from './cluster/records.js';
 import { ControllerUnavailableError, throwIfControllerRefused, type ControllerChannel } from './controller-channel.js';
 import type { QuorumDriver } from './quorum/driver.js';
@@ -95,9 +96,17 @@ export class MetadataService {
     return this.quorum.status().appliedIndex;
   }
 
-  /** The active controller's node id, or -1 while none is elected (what Metadata and DescribeCluster answer). */
-  get controllerId(): number {
-    return this.quorum.status().leader ?? -1;
+  /**
+   * The controller id Metadata and DescribeCluster give clients: where to send CreateTopics,
+   * DeleteTopics and the other controller-bound requests. Every broker forwards those to the
+   * active controller, so, like Kafka's KRaft brokers (which name a random live broker), this is
+   * never -1: the active controller while it is a live broker (one hop fewer), else this broker,
+   * during an election or before a stopped controller is fenced. kafkajs' admin gives up at once
+   * on a controller id of -1 or of a broker it cannot reach.
+   */
+  get controllerIdForClients(): number {
+    const leader = this.quorum.status().leader;
+    return leader !== null && this.applier.image.isLive(leader) ? leader : this.config.nodeId;
   }
 
   /**
@@ -295,17 +304,16 @@ export class MetadataService {
   /**
    * Sets and removes a topic's config overrides through the active controller (configs not
    * named keep their values); resolves once this broker's image shows the change, so a
-   * DescribeConfigs here sees it. `validateOnly` checks without changing.
+   * DescribeConfigs here sees it. `validateOnly` checks without changing. Whether the topic
+   * exists is the controller's to say: this broker may not have applied it yet.
    */
   async alterTopicConfigs(name: string, set: Readonly<Record<string, string>>, remove: readonly string[], validateOnly = false): Promise<ChangeOutcome> {
     const what = `alter configs of topic ${name}`;
-    const outcome = await this.change(
+    return this.changeTopicConfigs(
+      name,
       what,
-      (controller) =>
-        controller.decide(what, (image) => {
-          const records = alterTopicConfigs(image, { name, set, remove });
-          return { records: validateOnly ? [] : records, result: undefined };
-        }),
+      validateOnly,
+      (image) => alterTopicConfigs(image, { name, set, remove }),
       async (client) => {
         const response = await client.request(incrementalAlterConfigsApi, 1, {
           resources: [
@@ -320,17 +328,53 @@ export class MetadataService {
           ],
           validateOnly,
         });
-        const result = response.responses[0];
+        return response.responses[0];
+      },
+      (now) => Object.entries(set).every(([key, value]) => now[key] === value) && remove.every((key) => now[key] === undefined),
+    );
+  }
+
+  /**
+   * Makes `configs` a topic's whole set of overrides (AlterConfigs): every other override returns
+   * to its default. Which overrides those are is read from the controller's image, not from this
+   * broker's, which may trail it.
+   */
+  async replaceTopicConfigs(name: string, configs: Readonly<Record<string, string>>, validateOnly = false): Promise<ChangeOutcome> {
+    const what = `replace configs of topic ${name}`;
+    return this.changeTopicConfigs(
+      name,
+      what,
+      validateOnly,
+      (image) => replaceTopicConfigs(image, { name, configs }),
+      async (client) => {
+        const response = await client.request(alterConfigsApi, 1, {
+          resources: [{ resourceType: ConfigResourceType.topic, resourceName: name, configs: Object.entries(configs).map(([key, value]) => ({ name: key, value })) }],
+          validateOnly,
+        });
+        return response.responses[0];
+      },
+      (now) => Object.keys(now).length === Object.keys(configs).length && Object.entries(configs).every(([key, value]) => now[key] === value),
+    );
+  }
+
+  private async changeTopicConfigs(
+    name: string,
+    what: string,
+    validateOnly: boolean,
+    decide: (image: ClusterImage) => ClusterRecord[],
+    remote: (client: KafkaClient) => Promise<{ errorCode: number; errorMessage: string | null } | undefined>,
+    shown: (configs: Readonly<Record<string, string>>) => boolean,
+  ): Promise<ChangeOutcome> {
+    const outcome = await this.change(
+      what,
+      (controller) => controller.decide(what, (image) => ({ records: validateOnly ? [] : decide(image), result: undefined })),
+      async (client) => {
+        const result = await remote(client);
         if (result?.errorCode === ErrorCode.NOT_CONTROLLER) throwIfControllerRefused(result.errorCode, what);
         return result ? { errorCode: result.errorCode, message: result.errorMessage } : { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, message: 'the controller answered for no topic' };
       },
     );
-    if (outcome.errorCode === ErrorCode.NONE && !validateOnly) {
-      await this.settle(() => {
-        const now = this.image.topicConfigs(name);
-        return Object.entries(set).every(([key, value]) => now[key] === value) && remove.every((key) => now[key] === undefined);
-      });
-    }
+    if (outcome.errorCode === ErrorCode.NONE && !validateOnly) await this.settle(() => shown(this.image.topicConfigs(name)));
     return outcome;
   }
 

@@ -1,7 +1,8 @@
 // Metadata: every live broker at its address on the listener the client connected to, the
-// cluster id, the active controller, and each topic with every partition's leader, leader
-// epoch, replicas and ISR as the metadata image says (replicas on fenced brokers are listed
-// offline). Naming a topic that does not exist creates it when the request and
+// cluster id, where to send controller-bound requests (the active controller, or this broker,
+// which forwards, while no live one is known), and each topic with every partition's leader,
+// leader epoch, replicas and ISR as the metadata image says (replicas on fenced brokers are
+// listed offline). Naming a topic that does not exist creates it when the request and
 // --auto-create-topics both allow it.
 import { metadataApi } from '../protocol/apis/03-metadata.js';
 import { ZERO_UUID } from '../protocol/codec.js';
@@ -71,7 +72,7 @@ export const metadataHandler = defineHandler({
       throttleTimeMs: 0,
       brokers: metadata.liveBrokers(connection.listener).map(({ broker, host, port }) => ({ nodeId: broker.brokerId, host, port, rack: broker.rack })),
       clusterId: metadata.clusterId,
-      controllerId: metadata.controllerId,
+      controllerId: metadata.controllerIdForClients,
       topics,
     };
   },

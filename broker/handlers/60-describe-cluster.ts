@@ -1,6 +1,6 @@
-// DescribeCluster: the cluster id, the active controller and the live brokers, each at its
-// address on the listener this client came in on, as Metadata names them (a client outside the
-// cluster network must never be handed an inside address). Only brokers are described: this
+// DescribeCluster: the cluster id, the controller id clients are given (as in Metadata) and the
+// live brokers, each at its address on the listener this client came in on, as Metadata names
+// them (a client outside the cluster network must never be handed an inside address). Only brokers are described: this
 // cluster's controllers are its brokers and have no separate client-facing endpoints.
 import { describeClusterApi } from '../protocol/apis/60-describe-cluster.js';
 import { ErrorCode } from '../protocol/errors.js';
@@ -26,7 +26,7 @@ export const describeClusterHandler = defineHandler({
       errorCode: ErrorCode.NONE,
       endpointType: brokerEndpoints,
       clusterId: metadata.clusterId,
-      controllerId: metadata.controllerId,
+      controllerId: metadata.controllerIdForClients,
       brokers: metadata
         .liveBrokers(connection.listener)
         .map(({ broker, host, port }) => ({ brokerId: broker.brokerId, host, port, rack: broker.rack }))

@@ -14,7 +14,8 @@ import { electLeadersApi } from '../../broker/protocol/apis/43-elect-leaders.js'
 import { ErrorCode } from '../../broker/protocol/errors.js';
 import { kafkaClient, withAdmin } from '../support/broker-clients.js';
 import { startCluster, type Cluster } from '../support/broker-cluster.js';
-import { waitForView, type ClusterView } from '../support/cluster-faults.js';
+import { activeController, scrapeMetrics as scrape, waitForMetrics } from '../support/broker-metrics.js';
+import { clusterView, waitForView, type ClusterView } from '../support/cluster-faults.js';
 import { runKcat } from '../support/kcat.js';
 
 function hostPort(address: string): HostPort {
@@ -79,28 +80,6 @@ async function partitionsLedBy(cluster: Cluster, nodeId: number): Promise<number
   return metadata.topics.flatMap((topic) => topic.partitions).filter((partition) => partition.leader === nodeId).length;
 }
 
-async function scrape(cluster: Cluster, nodeId: number): Promise<Map<string, number>> {
-  const response = await fetch(`${cluster.brokers[nodeId]!.metricsUrl}/metrics`);
-  expect(response.status).toBe(200);
-  const values = new Map<string, number>();
-  for (const line of (await response.text()).split('\n')) {
-    const match = /^([a-z_]+) (\S+)$/.exec(line);
-    if (match) values.set(match[1]!, Number(match[2]));
-  }
-  return values;
-}
-
-async function waitForMetrics(cluster: Cluster, nodeId: number, what: string, done: (values: Map<string, number>) => boolean, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  let last = new Map<string, number>();
-  while (Date.now() < deadline) {
-    last = await scrape(cluster, nodeId);
-    if (done(last)) return last;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`${what} did not show in broker ${nodeId}'s metrics within ${timeoutMs} ms; last: ${JSON.stringify(Object.fromEntries(last))}`);
-}
-
 describe('cluster admin APIs on a three-broker cluster with auto leader rebalance off', () => {
   let cluster: Cluster;
 
@@ -113,11 +92,11 @@ describe('cluster admin APIs on a three-broker cluster with auto leader rebalanc
   });
 
   it('DescribeCluster names the cluster, the controller and every broker at its address on the listener asked', async () => {
-    const view = await waitForView(cluster, 'no-such-topic', 'a controller known', (v) => v.controller >= 0 && v.brokers.length === 3);
+    await waitForView(cluster, 'no-such-topic', 'every broker known', (v) => v.brokers.length === 3);
     const external = await withWire(cluster.brokers[1]!.externalBootstrap, (client) => client.request(describeClusterApi, 1, { includeClusterAuthorizedOperations: false, endpointType: 1 }));
     expect(external.errorCode).toBe(ErrorCode.NONE);
     expect(external.clusterId).toBe(cluster.clusterId);
-    expect(external.controllerId).toBe(view.controller);
+    expect(external.controllerId).toBe(await activeController(cluster));
     expect(external.brokers.map((b) => `${b.host}:${b.port}`)).toEqual(cluster.brokers.map((b) => b.externalBootstrap));
     expect(external.brokers.map((b) => b.brokerId)).toEqual([0, 1, 2]);
 
@@ -164,8 +143,9 @@ describe('cluster admin APIs on a three-broker cluster with auto leader rebalanc
       [1, 2, 0],
       [2, 0, 1],
     ]);
-    const before = await waitForView(cluster, topic, 'preferred leaders', (v) => v.partitions.every((p) => p.leader === p.replicas[0]));
-    const restarted = [0, 1, 2].find((id) => id !== before.controller)!;
+    await waitForView(cluster, topic, 'preferred leaders', (v) => v.partitions.every((p) => p.leader === p.replicas[0]));
+    const controllerBefore = await activeController(cluster);
+    const restarted = [0, 1, 2].find((id) => id !== controllerBefore)!;
     await cluster.restart(restarted);
     await cluster.waitReady(restarted);
     await waitForView(cluster, topic, `broker ${restarted} back in every ISR`, (v) => v.partitions.every((p) => p.isr.length === 3));
@@ -175,7 +155,7 @@ describe('cluster admin APIs on a three-broker cluster with auto leader rebalanc
     const displaced = moved.partitions.filter((p) => p.leader !== p.replicas[0]);
     expect(displaced.map((p) => p.partition)).toEqual([restarted]);
 
-    const controller = moved.controller;
+    const controller = await activeController(cluster);
     const via = cluster.brokers.find((broker) => broker.nodeId !== controller)!;
     const response = await electLeaders(via.externalBootstrap, 0, [{ topic, partitions: [0, 1, 2] }]);
     expect(response.errorCode).toBe(ErrorCode.NONE);
@@ -208,12 +188,12 @@ describe('unclean leader election on a three-broker cluster', () => {
   it('a partition whose whole ISR is gone stays offline by default until ElectLeaders(unclean); with the topic config set, the surviving replica leads by itself', async () => {
     const current = await readyCluster({ withLinkProxies: true });
     cluster = current;
-    const start = await waitForView(current, 'no-such-topic', 'a controller known', (v) => v.controller >= 0);
+    const controller = await activeController(current);
     // Two replicas, leader and follower; the third broker keeps the metadata quorum's majority
     // while the other two are lost one after the other.
-    const leader = (start.controller + 1) % 3;
-    const follower = (start.controller + 2) % 3;
-    const survivor = start.controller;
+    const leader = (controller + 1) % 3;
+    const follower = (controller + 2) % 3;
+    const survivor = controller;
     const configs = { 'min.insync.replicas': '1' };
     await createTopic(current, 'clean-only', [[leader, follower]], configs);
     await createTopic(current, 'unclean-allowed', [[leader, follower]], { ...configs, 'unclean.leader.election.enable': 'true' });
@@ -236,7 +216,7 @@ describe('unclean leader election on a three-broker cluster', () => {
     // librdkafka holds the record while the partition has no leader, until its timeout.
     expect(refused.exitCode).not.toBe(0);
     expect(refused.stderr).toMatch(/Delivery failed/);
-    const controllerMetrics = await waitForMetrics(current, offline.controller, 'the offline partition', (values) => values.get('klab_controller_active') === 1);
+    const controllerMetrics = await scrape(current, await activeController(current, [leader]));
     expect(controllerMetrics.get('klab_controller_offline_partitions')).toBe(1);
 
     // A preferred election cannot help (the preferred replica is dead); an unclean one can.
@@ -265,18 +245,19 @@ describe('replication metrics on a three-broker cluster', () => {
     // would run out, so the ISR change is the leader's own.
     const current = await readyCluster({ extraArgs: ['--replica-lag-time-max-ms', '1000', '--broker-session-timeout-ms', '10000'] });
     cluster = current;
-    const start = await waitForView(current, 'no-such-topic', 'a controller known', (v) => v.controller >= 0);
-    const leader = (start.controller + 1) % 3;
-    const follower = (start.controller + 2) % 3;
-    await createTopic(current, 'watched', [[leader, follower, start.controller]]);
+    const controller = await activeController(current);
+    const leader = (controller + 1) % 3;
+    const follower = (controller + 2) % 3;
+    await createTopic(current, 'watched', [[leader, follower, controller]]);
 
-    const steady = await scrape(current, leader);
-    expect(steady.get('klab_broker_leader_partitions')).toBe(await partitionsLedBy(current, leader));
+    // The leader's own count follows the metadata it has applied, which may trail what kcat was told.
+    const led = await partitionsLedBy(current, leader);
+    const steady = await waitForMetrics(current, leader, `broker ${leader} leading ${led} partitions`, (values) => values.get('klab_broker_leader_partitions') === led);
     expect(steady.get('klab_broker_under_replicated_partitions')).toBe(0);
     const shrinksBefore = steady.get('klab_broker_isr_shrinks_total') ?? 0;
     const expandsBefore = steady.get('klab_broker_isr_expands_total') ?? 0;
     const controllers = await Promise.all([0, 1, 2].map((id) => scrape(current, id)));
-    expect(controllers.map((values) => values.get('klab_controller_active'))).toEqual([0, 1, 2].map((id) => (id === start.controller ? 1 : 0)));
+    expect(controllers.map((values) => values.get('klab_controller_active'))).toEqual([0, 1, 2].map((id) => (id === controller ? 1 : 0)));
     for (const values of controllers) {
       expect(values.get('klab_metadata_quorum_term')).toBeGreaterThan(0);
       expect(values.get('klab_metadata_applied_index')).toBeGreaterThan(0);
@@ -292,5 +273,42 @@ describe('replication metrics on a three-broker cluster', () => {
     const healed = await waitForMetrics(current, leader, 'the ISR expanding again', (values) => values.get('klab_broker_under_replicated_partitions') === 0);
     expect(healed.get('klab_broker_isr_expands_total')).toBeGreaterThan(expandsBefore);
     await waitForView(current, 'watched', `broker ${follower} back in the ISR`, (v) => v.partitions[0]?.isr.length === 3);
+  });
+});
+
+describe('the controller id clients are given', () => {
+  let cluster: Cluster | undefined;
+
+  afterEach(async () => {
+    await cluster?.dispose();
+    cluster = undefined;
+  });
+
+  it('is the active controller while it is live, and the broker asked (which forwards), never -1, while none is', async () => {
+    const current = await readyCluster();
+    cluster = current;
+    const controller = await activeController(current);
+    const survivor = (controller + 1) % 3;
+    const survivorAddress = current.brokers[survivor]!.externalBootstrap;
+    expect((await clusterView(survivorAddress, 'no-such-topic')).controller).toBe(controller);
+
+    // Alone, the survivor loses the metadata quorum's leader and cannot elect one.
+    const paused = [controller, (controller + 2) % 3];
+    for (const nodeId of paused) current.pause(nodeId);
+    const answers: number[] = [];
+    try {
+      const deadline = Date.now() + 30_000;
+      while (answers.at(-1) !== survivor && Date.now() < deadline) {
+        answers.push((await clusterView(survivorAddress, 'no-such-topic')).controller);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    } finally {
+      for (const nodeId of paused) current.resume(nodeId);
+    }
+    expect(answers.at(-1)).toBe(survivor);
+    expect(answers.filter((answer) => answer < 0)).toEqual([]);
+
+    const after = await activeController(current);
+    await waitForView(current, 'no-such-topic', `the active controller ${after} named again`, (view) => view.controller === after);
   });
 });
