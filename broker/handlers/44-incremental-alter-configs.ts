@@ -6,17 +6,10 @@
 import { ConfigOperation, incrementalAlterConfigsApi } from '../protocol/apis/44-incremental-alter-configs.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { ConfigResourceType } from '../controller/cluster/records.js';
-import { defineHandler, type BrokerServices, type ResponseOf } from './types.js';
+import type { ChangeOutcome } from '../controller/metadata-service.js';
+import { defineHandler, type ResponseOf } from './types.js';
 
 type ResourceResult = ResponseOf<typeof incrementalAlterConfigsApi>['responses'][number];
-
-/** A resource of an AlterConfigs or IncrementalAlterConfigs request, reduced to what the controller changes. */
-export interface ConfigChange {
-  readonly resourceType: number;
-  readonly resourceName: string;
-  readonly set: Readonly<Record<string, string>>;
-  readonly remove: readonly string[];
-}
 
 export function configResult(resourceType: number, resourceName: string, errorCode: number, errorMessage: string | null): ResourceResult {
   return { errorCode, errorMessage, resourceType, resourceName };
@@ -32,13 +25,8 @@ function unsupportedResource(resourceType: number, resourceName: string): Resour
   return configResult(resourceType, resourceName, ErrorCode.INVALID_REQUEST, message);
 }
 
-/** Applies one topic resource's change through the active controller. */
-export async function alterTopic({ metadata }: BrokerServices, change: ConfigChange, validateOnly: boolean): Promise<ResourceResult> {
-  const { resourceType, resourceName } = change;
-  if (!metadata.topic(resourceName)) {
-    return configResult(resourceType, resourceName, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic "${resourceName}" does not exist`);
-  }
-  const outcome = await metadata.alterTopicConfigs(resourceName, change.set, change.remove, validateOnly);
+/** A resource's answer from what the controller made of its change (it says whether the topic exists). */
+export function changeResult(resourceType: number, resourceName: string, outcome: ChangeOutcome): ResourceResult {
   return configResult(resourceType, resourceName, outcome.errorCode, outcome.errorCode === ErrorCode.NONE ? null : outcome.message);
 }
 
@@ -68,7 +56,7 @@ export const incrementalAlterConfigsHandler = defineHandler({
     throttleTimeMs: 0,
     responses: request.resources.map((resource) => configResult(resource.resourceType, resource.resourceName, errorCode, null)),
   }),
-  async handle(request, { services }) {
+  async handle(request, { services: { metadata } }) {
     const repeated = repeatedResources(request.resources);
     const responses: ResourceResult[] = [];
     for (const resource of request.resources) {
@@ -101,7 +89,7 @@ export const incrementalAlterConfigsHandler = defineHandler({
         refuse(problem);
         continue;
       }
-      responses.push(await alterTopic(services, { resourceType, resourceName, set, remove }, request.validateOnly));
+      responses.push(changeResult(resourceType, resourceName, await metadata.alterTopicConfigs(resourceName, set, remove, request.validateOnly)));
     }
     return { throttleTimeMs: 0, responses };
   },

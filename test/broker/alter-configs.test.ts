@@ -13,6 +13,7 @@ import { ErrorCode } from '../../broker/protocol/errors.js';
 import { kafkaClient, withAdmin, type KafkaAdmin } from '../support/broker-clients.js';
 import { startCluster, type Cluster } from '../support/broker-cluster.js';
 import { startBroker, type BrokerProcess } from '../support/broker-process.js';
+import { activeController } from '../support/broker-metrics.js';
 import { waitForView } from '../support/cluster-faults.js';
 import { systemPython } from '../support/python-clients.js';
 
@@ -222,17 +223,14 @@ describe('topic configs on a three-broker cluster', () => {
     const current = await startCluster({ extraArgs: ['--replica-lag-time-max-ms', '1000', '--broker-session-timeout-ms', '10000'] });
     cluster = current;
     await Promise.all(current.brokers.map((broker) => current.waitReady(broker.nodeId)));
-    const start = await waitForView(current, 'no-such-topic', 'a controller known', (view) => view.controller >= 0);
-    const leader = (start.controller + 1) % 3;
-    const follower = (start.controller + 2) % 3;
+    const controller = await activeController(current);
+    const leader = (controller + 1) % 3;
+    const follower = (controller + 2) % 3;
     const kafka = kafkaClient(current.bootstrap);
     await withAdmin(kafka, (admin) =>
-      admin.createTopics({ topics: [{ topic: 'guarded', replicaAssignment: [{ partition: 0, replicas: [leader, follower, start.controller] }] }], waitForLeaders: true }),
+      admin.createTopics({ topics: [{ topic: 'guarded', replicaAssignment: [{ partition: 0, replicas: [leader, follower, controller] }] }], waitForLeaders: true }),
     );
     await waitForView(current, 'guarded', 'guarded fully replicated', (view) => view.partitions[0]?.isr.length === 3);
-    // The broker asked must know the topic: it checks the resource against its own metadata
-    // image before forwarding, and answers UNKNOWN_TOPIC_OR_PARTITION until it has applied it.
-    await waitForView(current, 'guarded', `guarded known to broker ${follower}`, (view) => view.partitions[0]?.isr.length === 3, 30_000, [leader, start.controller]);
 
     const viaFollower = current.brokers[follower]!.externalBootstrap;
     const raised = await incrementalAlter(viaFollower, topicResource, 'guarded', [{ name: 'min.insync.replicas', configOperation: ConfigOperation.set, value: '3' }]);
@@ -241,17 +239,20 @@ describe('topic configs on a three-broker cluster', () => {
     expect(await describedValue(viaFollower, 'guarded', 'min.insync.replicas')).toBe('3');
     for (const broker of current.brokers) await waitForConfig(broker.externalBootstrap, 'guarded', 'min.insync.replicas', '3');
 
-    const producer = kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 0 } });
+    // Bootstrapped without the follower about to be paused: kafkajs sends Metadata to any broker
+    // it is connected to, and one that never answers would fail the send with no retries.
+    const unpaused = current.brokers.filter((broker) => broker.nodeId !== follower).map((broker) => broker.externalBootstrap).join(',');
+    const producer = kafkaClient(unpaused).producer({ allowAutoTopicCreation: false, retry: { retries: 0 } });
     await producer.connect();
     try {
       await producer.send({ topic: 'guarded', acks: -1, messages: [{ value: 'all three in sync' }] });
       current.pause(follower);
       try {
         // Asked of the leader itself, which decides the produce below: another broker may apply the change first.
-        await waitForView(current, 'guarded', `broker ${follower} out of the ISR`, (view) => view.partitions[0]?.isr.length === 2, 30_000, [follower, start.controller]);
+        await waitForView(current, 'guarded', `broker ${follower} out of the ISR`, (view) => view.partitions[0]?.isr.length === 2, 30_000, [follower, controller]);
         expect(await sendFailure(() => producer.send({ topic: 'guarded', acks: -1, messages: [{ value: 'two in sync' }] }))).toBe('NOT_ENOUGH_REPLICAS');
 
-        const viaController = current.brokers[start.controller]!.externalBootstrap;
+        const viaController = current.brokers[controller]!.externalBootstrap;
         const lowered = await incrementalAlter(viaController, topicResource, 'guarded', [{ name: 'min.insync.replicas', configOperation: ConfigOperation.set, value: '2' }]);
         expect(lowered.errorCode).toBe(ErrorCode.NONE);
         expect(await describedValue(viaController, 'guarded', 'min.insync.replicas')).toBe('2');

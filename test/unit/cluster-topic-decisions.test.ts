@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { ClusterImage } from '../../broker/controller/cluster/image.js';
 import {
   alterTopicConfigs,
+  replaceTopicConfigs,
   createPartitions,
   createTopic,
   deleteTopic,
@@ -194,6 +195,17 @@ describe('delete topic and topic configs', () => {
     applyAll(image, records);
     expect(image.topicConfigs('orders')).toEqual({ 'unclean.leader.election.enable': 'true' });
     expect(image.uncleanLeaderElection('orders', false)).toBe(true);
+  });
+
+  it('replaces the whole set of overrides from the image it decides on: those left out return to their defaults', () => {
+    const image = liveCluster([0]);
+    applyAll(image, createTopic(image, request({ replicationFactor: 1, configs: { 'retention.ms': '5', 'min.insync.replicas': '1' } })));
+    const records = replaceTopicConfigs(image, { name: 'orders', configs: { 'min.insync.replicas': '1', 'unclean.leader.election.enable': 'true' } });
+    applyAll(image, records);
+    expect(image.topicConfigs('orders')).toEqual({ 'min.insync.replicas': '1', 'unclean.leader.election.enable': 'true' });
+    applyAll(image, replaceTopicConfigs(image, { name: 'orders', configs: {} }));
+    expect(image.topicConfigs('orders')).toEqual({});
+    expect(decisionRefusal(() => replaceTopicConfigs(image, { name: 'gone', configs: {} })).errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   });
 
   it('refuses an invalid value, removing an unknown config, and an unknown topic', () => {

@@ -117,6 +117,19 @@ export function alterTopicConfigs(image: ClusterImage, request: AlterTopicConfig
   ];
 }
 
+export interface ReplaceTopicConfigsRequest {
+  readonly name: string;
+  /** The topic's whole set of overrides from now on. */
+  readonly configs: Readonly<Record<string, string>>;
+}
+
+/** AlterConfigs' semantics: every override `configs` leaves out returns to its default. */
+export function replaceTopicConfigs(image: ClusterImage, request: ReplaceTopicConfigsRequest): ClusterRecord[] {
+  knownTopic(image, request.name);
+  const remove = Object.keys(image.topicConfigs(request.name)).filter((name) => !Object.hasOwn(request.configs, name));
+  return alterTopicConfigs(image, { name: request.name, set: request.configs, remove });
+}
+
 function knownTopic(image: ClusterImage, name: string): TopicState {
   const topic = image.topic(name);
   if (!topic) throw new ControllerDecisionError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic ${name} does not exist`);
