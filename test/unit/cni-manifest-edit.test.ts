@@ -2,8 +2,7 @@
 // here by sh and sed as on the control plane, on the lines the pinned manifests carry
 // (Calico's commented-out pool CIDR, Flannel's net-conf.json), with kubectl replaced by cat.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import { RunContext } from '../../src/stages/context.js';
 import { playbooksDir } from '../../src/stages/paths.js';
 import { loadPlaybooks } from '../../src/stages/playbook.js';
 import { render } from '../../src/stages/render.js';
+import { testTempDir } from '../support/temp-dir.js';
 
 const run = promisify(execFile);
 
@@ -39,7 +39,7 @@ async function applied(cni: 'calico' | 'flannel', manifest: string): Promise<{ o
   if (network === undefined || task?.kind !== 'command') throw new Error(`no apply task for ${cni}`);
   const inventory = inventorySchema.parse({ hosts: [{ name: 'master', address: '192.168.56.10', role: 'control-plane' }], cluster: { cni, podCidr: '10.32.0.0/16' } });
   const context = new RunContext(inventory, { publicKey: 'k', privateKey: 'p' });
-  const dir = await mkdtemp(path.join(tmpdir(), 'klab-cni-'));
+  const dir = await testTempDir('klab-cni-');
   const command = render(task.spec.run, context.view('master', network), 'test')
     .replaceAll('/var/lib/klab/manifests', dir)
     .replace('kubectl --kubeconfig /etc/kubernetes/admin.conf apply -f', 'cat');

@@ -1,8 +1,7 @@
 // The localFile task kind writes into the workstation's state folder (.klab): stage 07 saves
 // the kubeconfig there. It writes with the mode asked (0600), changes nothing when the
 // content is the same, writes nothing in a dry run, and never touches a host.
-import { mkdtemp, readFile, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { inventorySchema } from '../../src/inventory/schema.js';
@@ -11,6 +10,7 @@ import { TemplateStore } from '../../src/stages/digest.js';
 import { parsePlaybook } from '../../src/stages/playbook.js';
 import { HostStep, runLocalFile } from '../../src/stages/tasks.js';
 import type { Host } from '../../src/transport/host.js';
+import { testTempDir } from '../support/temp-dir.js';
 
 const untouchable = new Proxy({ name: 'master' } as Host, {
   get: (target, key) => (key === 'name' ? target.name : () => Promise.reject(new Error(`the host was used (${String(key)})`))),
@@ -34,7 +34,7 @@ async function save(dir: string, dryRun: boolean): Promise<{ changed: boolean; d
 
 describe('localFile task', () => {
   it('writes 0600 into the state folder once, then reports it up to date; a dry run writes nothing', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'klab-local-'));
+    const dir = await testTempDir('klab-local-');
     const file = path.join(dir, 'kubeconfig');
     expect(await save(dir, true)).toMatchObject({ changed: true });
     await expect(stat(file)).rejects.toThrow(/ENOENT/);

@@ -1,8 +1,7 @@
 // `klab reset` destroys a cluster, so it never runs unasked: without a terminal it needs
 // --yes, and says so before any host is contacted.
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -13,12 +12,13 @@ import { RunContext } from '../../src/stages/context.js';
 import { playbooksDir } from '../../src/stages/paths.js';
 import { loadPlaybooks } from '../../src/stages/playbook.js';
 import { render } from '../../src/stages/render.js';
+import { testTempDir } from '../support/temp-dir.js';
 
 const run = promisify(execFile);
 
 describe('klab reset', () => {
   it('without a terminal and without --yes is a usage error naming --yes, before any host is contacted', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'klab-reset-'));
+    const dir = await testTempDir('klab-reset-');
     const file = path.join(dir, 'klab.yaml');
     // Port 1 on loopback: any attempt to connect would fail with a different error.
     await writeFile(file, 'hosts:\n  - { name: master, address: 127.0.0.1, port: 1, internalAddress: 10.77.0.10, role: control-plane, password: pw }\n');
@@ -46,7 +46,7 @@ describe('the reset playbook', () => {
     if (reset === undefined || task?.kind !== 'command' || task.spec.unless === undefined) throw new Error('no marker clean-up task');
     const context = new RunContext(inventorySchema.parse({ hosts: [{ name: 'master', address: '192.168.56.10', role: 'control-plane' }] }), { publicKey: 'k', privateKey: 'p' });
     const view = context.view('master', reset);
-    const dir = await mkdtemp(path.join(tmpdir(), 'klab-markers-'));
+    const dir = await testTempDir('klab-markers-');
     const ids = ['00-preflight', '05-containerd', '06-kube-packages', '07-control-plane', '10-storage', '11-broker'];
     for (const id of ids) await writeFile(path.join(dir, `${id}.json`), '{}\n');
     const inDir = (command: string): string => render(command, view, 'test').replaceAll('/var/lib/klab/stages', dir).replace(/; sync$/, '');
