@@ -173,6 +173,17 @@ export class BrokerLifecycle {
       return;
     }
     const reason = describeError(error);
+    if (code === ErrorCode.DUPLICATE_BROKER_REGISTRATION) {
+      if (reason !== this.lastProblem) {
+        const id = this.settings.nodeId;
+        this.logger.warn(
+          `the controller refuses this registration: another process is registered as broker ${id} and its session has not run out; retrying (a restart after a crash gets in once it has, a second broker running with --node-id ${id} never does)`,
+          { reason },
+        );
+      }
+      this.lastProblem = reason;
+      return;
+    }
     if (reason !== this.lastProblem) this.logger.warn('cannot reach the active controller; retrying', { reason });
     this.lastProblem = reason;
   }

@@ -62,6 +62,12 @@ const sessionCheckMs = 100;
 export class QuorumController {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly lastHeartbeatAt = new Map<number, number>();
+  /**
+   * When each broker process last spoke to this controller (registration or heartbeat), unlike
+   * lastHeartbeatAt, which a new controller seeds for every live broker: a broker restarted
+   * during a controller change must not be taken for a second process with its id.
+   */
+  private readonly heardAt = new Map<number, number>();
   /** Brokers whose fencing is decided but not yet committed, so a session check does not queue it twice. */
   private readonly fencing = new Set<number>();
   /** The metadata index of each broker's registration in this term: it is caught up once it applied that far. */
@@ -141,11 +147,14 @@ export class QuorumController {
 
   register(request: BrokerRegistrationRequest): Promise<{ brokerEpoch: number }> {
     return this.decide(`register broker ${request.brokerId}`, (image) => {
-      const decision = registerBroker(image, request, this.settings.defaults);
+      const heard = this.heardAt.get(request.brokerId);
+      const previousSessionLive = heard !== undefined && this.clock() - heard <= this.settings.sessionTimeoutMs;
+      const decision = registerBroker(image, request, this.settings.defaults, previousSessionLive);
       return { records: decision.records, result: { brokerEpoch: decision.brokerEpoch } };
     }).then((result) => {
       this.registeredAt.set(request.brokerId, this.quorum.status().appliedIndex);
       this.lastHeartbeatAt.set(request.brokerId, this.clock());
+      this.heardAt.set(request.brokerId, this.clock());
       return result;
     });
   }
@@ -159,6 +168,11 @@ export class QuorumController {
       const caughtUp = request.appliedIndex >= (registeredAt ?? 0);
       const decision = brokerHeartbeat(image, { brokerId: request.brokerId, brokerEpoch: request.brokerEpoch, caughtUp, wantFence: request.wantFence }, this.settings.defaults);
       return { records: decision.records, result: { caughtUp, fenced: decision.fenced } };
+    }).then((answer) => {
+      // A broker shutting down cleanly is gone once fenced: its restart may register at once.
+      if (request.wantFence && answer.fenced) this.heardAt.delete(request.brokerId);
+      else this.heardAt.set(request.brokerId, this.clock());
+      return answer;
     });
   }
 
@@ -186,6 +200,7 @@ export class QuorumController {
     this.activeTerm = term;
     const now = this.clock();
     this.lastHeartbeatAt.clear();
+    this.heardAt.clear();
     this.registeredAt.clear();
     for (const broker of this.image.liveBrokers()) this.lastHeartbeatAt.set(broker.brokerId, now);
     this.lastRebalanceAt = now;

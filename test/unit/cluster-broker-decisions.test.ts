@@ -120,30 +120,40 @@ describe('registration and heartbeats', () => {
 
   it('registers a new broker fenced with the next broker epoch; a retry changes nothing', () => {
     const { image, decide } = clusterWithOrders();
-    const first = registerBroker(image, { brokerId: 3, incarnationId: incarnation(3), listeners, rack: 'r' }, clean);
+    const first = registerBroker(image, { brokerId: 3, incarnationId: incarnation(3), listeners, rack: 'r' }, clean, false);
     expect(first.brokerEpoch).toBe(3);
     expect(first.records).toEqual([
       { type: 'register-broker', brokerId: 3, incarnationId: incarnation(3), brokerEpoch: 3, listeners, rack: 'r', fenced: true },
     ]);
     decide(first.records);
     expect(image.isLive(3)).toBe(false);
-    const retry = registerBroker(image, { brokerId: 3, incarnationId: incarnation(3), listeners, rack: 'r' }, clean);
+    const retry = registerBroker(image, { brokerId: 3, incarnationId: incarnation(3), listeners, rack: 'r' }, clean, false);
     expect(retry).toEqual({ records: [], brokerEpoch: 3 });
   });
 
   it('a new incarnation of a live broker fences the old one first, so its leaderships move', () => {
     const { image, decide } = clusterWithOrders();
-    const decision = registerBroker(image, { brokerId: 0, incarnationId: incarnation(0, 1), listeners, rack: null }, clean);
+    const decision = registerBroker(image, { brokerId: 0, incarnationId: incarnation(0, 1), listeners, rack: null }, clean, false);
     expect(decision.records.map((record) => record.type)).toEqual(['fence-broker', 'partition-change', 'partition-change', 'partition-change', 'register-broker']);
     decide(decision.records);
     expect(image.broker(0)).toMatchObject({ incarnationId: incarnation(0, 1), brokerEpoch: 3, fenced: true });
     expect(state(image, 0)).toEqual({ isr: [1, 2], leader: 1, leaderEpoch: 1 });
   });
 
+  it('a new incarnation is refused while the old one is still heard from, and nothing changes; its retry of the same incarnation is not', () => {
+    const { image } = clusterWithOrders();
+    const refused = decisionRefusal(() => registerBroker(image, { brokerId: 0, incarnationId: incarnation(0, 1), listeners, rack: null }, clean, true));
+    expect(refused.errorCode).toBe(ErrorCode.DUPLICATE_BROKER_REGISTRATION);
+    expect(refused.message).toContain(`still registered by another process (incarnation ${incarnation(0)})`);
+    expect(refused.message).toContain('--node-id 0');
+    expect(image.broker(0)).toMatchObject({ incarnationId: incarnation(0), fenced: false });
+    expect(registerBroker(image, { brokerId: 0, incarnationId: incarnation(0), listeners, rack: null }, clean, true).records).toEqual([]);
+  });
+
   it('a new incarnation of a fenced broker only re-registers', () => {
     const { image, decide } = clusterWithOrders();
     decide(fenceBroker(image, 0, clean));
-    const decision = registerBroker(image, { brokerId: 0, incarnationId: incarnation(0, 1), listeners, rack: null }, clean);
+    const decision = registerBroker(image, { brokerId: 0, incarnationId: incarnation(0, 1), listeners, rack: null }, clean, false);
     expect(decision.records.map((record) => record.type)).toEqual(['register-broker']);
   });
 
@@ -156,7 +166,7 @@ describe('registration and heartbeats', () => {
     ['an incarnation id that is not a UUID', { brokerId: 4, listeners, incarnationId: 'x' }, 'broker 4 registration: incarnation id "x" is not a lowercase UUID'],
   ])('refuses a registration with %s', (_, fields, message) => {
     const { image } = clusterWithOrders();
-    const error = decisionRefusal(() => registerBroker(image, { incarnationId: incarnation(4), rack: null, ...fields }, clean));
+    const error = decisionRefusal(() => registerBroker(image, { incarnationId: incarnation(4), rack: null, ...fields }, clean, false));
     expect(error.errorCode).toBe(ErrorCode.INVALID_REQUEST);
     expect(error.message).toContain(message);
   });

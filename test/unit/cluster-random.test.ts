@@ -52,7 +52,7 @@ function run(seed: number, steps: number, stats: Stats): void {
     const next = (generation.get(brokerId) ?? -1) + 1;
     generation.set(brokerId, next);
     const listeners = [{ name: 'INTERNAL', host: `b${brokerId}`, port: 9092 }];
-    commit(registerBroker(image, { brokerId, incarnationId: incarnation(brokerId, next), listeners, rack: null }, defaults).records);
+    commit(registerBroker(image, { brokerId, incarnationId: incarnation(brokerId, next), listeners, rack: null }, defaults, false).records);
   };
 
   for (const id of brokerIds) register(id);

@@ -29,11 +29,21 @@ export interface RegistrationDecision {
  * Registers a broker, fenced until it has caught up. A retry of the same incarnation changes
  * nothing; a new incarnation of a known id (a restart) replaces the registration, and if the
  * old one was still unfenced it is fenced first, so its leaderships move before it returns.
+ * While the old incarnation is still heard from (`previousSessionLive`), the new one is
+ * refused: two processes with one broker id would fence each other in turn and fetch as one
+ * replica (Kafka's DuplicateBrokerRegistration). A restart after kill -9 gets in once the dead
+ * process's session has run out; one after a clean shutdown at once.
  */
-export function registerBroker(image: ClusterImage, request: BrokerRegistrationRequest, defaults: ControllerDefaults): RegistrationDecision {
+export function registerBroker(image: ClusterImage, request: BrokerRegistrationRequest, defaults: ControllerDefaults, previousSessionLive: boolean): RegistrationDecision {
   checkRegistration(request);
   const known = image.broker(request.brokerId);
   if (known?.incarnationId === request.incarnationId) return { records: [], brokerEpoch: known.brokerEpoch };
+  if (known && previousSessionLive) {
+    throw new ControllerDecisionError(
+      ErrorCode.DUPLICATE_BROKER_REGISTRATION,
+      `broker ${request.brokerId} is still registered by another process (incarnation ${known.incarnationId}) whose session has not run out: a restart after a crash gets in once it has; a second broker running with --node-id ${request.brokerId} never does`,
+    );
+  }
   const records: ClusterRecord[] = known && !known.fenced ? fenceBroker(image, request.brokerId, defaults) : [];
   const brokerEpoch = image.lastBrokerEpoch + 1;
   records.push({
