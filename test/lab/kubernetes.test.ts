@@ -81,6 +81,25 @@ async function firstLineFrom(port: number): Promise<string> {
   }
 }
 
+/**
+ * Runs `klab up` and, once `kubeadm <command>` runs on `name`, has written `logLine` to its log
+ * and `state` holds there, SIGKILLs klab and hard-resets that VM. The probe finds the running
+ * command first, so the log it reads is this run's (klab truncates it when the command starts).
+ */
+async function interruptKubeadm(name: 'master' | 'node1', command: 'init' | 'join', logLine: string, state: string) {
+  const killed = await interruptAt({
+    dir,
+    args: ['up', '--json', '-i', inventory],
+    vm: name,
+    connection: await vm(name),
+    probe: `pgrep -f '^/bin/sh /usr/bin/kubeadm ${command}' >/dev/null && grep -q '${logLine}' /var/log/klab/kubeadm-${command}.log && ${state} && echo caught; true`,
+    moment: (out) => out.includes('caught'),
+    what: `${name} half way through kubeadm ${command}`,
+  });
+  connections.forget(name);
+  return killed;
+}
+
 function settings() {
   return readFile(inventory, 'utf8').then((text) => clusterSettings(inventorySchema.parse(parse(text))));
 }
@@ -255,20 +274,8 @@ describe('stages 06-10 on the lab against stand-in Kubernetes packages and manif
     const tokensBefore = await issuedTokens();
     expect(tokensBefore).toEqual([]);
     // The join has fetched the CA and waits for its TLS bootstrap (kubeadm's own words in its
-    // log): certificates written and synced, no kubelet.conf yet. The probe finds the running
-    // join first, so the log it reads is this join's (the first join's log is still there).
-    const killed = await interruptAt({
-      dir,
-      args: ['up', '--json', '-i', inventory],
-      vm: 'node1',
-      connection: await vm('node1'),
-      probe:
-        "pgrep -f '^/bin/sh /usr/bin/kubeadm join' >/dev/null && grep -q 'Waiting for the kubelet to perform the TLS Bootstrap' /var/log/klab/kubeadm-join.log && " +
-        'test -e /etc/kubernetes/pki/ca.crt && test ! -e /etc/kubernetes/kubelet.conf && echo half-joined; true',
-      moment: (out) => out.includes('half-joined'),
-      what: 'node1 half way through kubeadm join',
-    });
-    connections.forget('node1');
+    // log): certificates written and synced, no kubelet.conf yet.
+    const killed = await interruptKubeadm('node1', 'join', 'Waiting for the kubelet to perform the TLS Bootstrap', 'test -e /etc/kubernetes/pki/ca.crt && test ! -e /etc/kubernetes/kubelet.conf');
     expect(killed.signal).toBe('SIGKILL');
     const interruptedJoin = (await toolCalls('node1')).filter((call) => call.startsWith('kubeadm join')).at(-1) ?? '';
     expect(await onVm(await vm('node1'), 'for f in pki/ca.crt kubelet.conf; do test -e /etc/kubernetes/$f && echo $f; done; true')).toBe('pki/ca.crt');
@@ -287,5 +294,29 @@ describe('stages 06-10 on the lab against stand-in Kubernetes packages and manif
     expect(await onVm(await vm('master'), `cat ${clusterState}/nodes/node1`)).toBe(freshToken);
     for (const name of names) expect(await markers(name), name).toEqual(stagesOn(name));
     expect(await onVm(await vm('master'), "kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes --no-headers | awk '{ print $1, $2 }'")).toBe('master Ready\nnode1 Ready\nnode2 Ready');
+  });
+
+  it('an up whose control plane is reset in the middle of kubeadm init finishes on the re-run: the half-initialised control plane is reset and initialised again', async () => {
+    const reset = await klab(['reset', '--yes', '-i', inventory]);
+    expect(reset.exitCode, reset.all).toBe(0);
+    // init has written its certificates, kubeconfigs and static pod manifests (synced) and waits
+    // for the API server; its add-on phase has not run.
+    const killed = await interruptKubeadm('master', 'init', 'wait-control-plane', `test ! -e ${clusterState}/objects/kube-proxy`);
+    expect(killed.signal).toBe('SIGKILL');
+    const control = await vm('master');
+    expect(await onVm(control, `test -e /etc/kubernetes/manifests/kube-apiserver.yaml && test -e /etc/kubernetes/admin.conf && test ! -e ${clusterState}/objects/kube-proxy && echo half`)).toBe('half');
+    const before = await toolCalls('master');
+    const interruptedInit = before.findLastIndex((call) => call.startsWith('kubeadm init'));
+    expect(interruptedInit, before.join('\n')).toBeGreaterThan(before.lastIndexOf('kubeadm reset -f --cri-socket unix:///run/containerd/containerd.sock'));
+
+    const rerun = await klab(['up', '--json', '-i', inventory]);
+    expect(rerun.exitCode, rerun.all).toBe(0);
+    expect(jsonLines(rerun.stdout).filter((e) => e.type === 'stage-end').map((e) => e.stage)).toEqual(['07-control-plane', '08-network', '09-workers', '10-storage']);
+    // The half-done control plane is taken apart first, then initialised once, from scratch.
+    const after = (await toolCalls('master')).slice(interruptedInit + 1).filter((call) => /^kubeadm (reset|init)/.test(call));
+    expect(after).toEqual(['kubeadm reset -f --cri-socket unix:///run/containerd/containerd.sock', 'kubeadm init --config /var/lib/klab/kubeadm-config.yaml']);
+    expect(await onVm(control, `cat ${clusterState}/objects/kube-proxy`)).toBe('ipvs');
+    for (const name of names) expect(await markers(name), name).toEqual(stagesOn(name));
+    expect(await onVm(control, "kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes --no-headers | awk '{ print $1, $2 }'")).toBe('master Ready\nnode1 Ready\nnode2 Ready');
   });
 });
