@@ -7,6 +7,7 @@ import path from 'node:path';
 
 const runs = [
   ['unit', 'ssh', 'broker'],
+  ['faults'],
   ['lab'],
 ];
 const reports = mkdtempSync(path.join(tmpdir(), 'klab-test-'));
